@@ -1,0 +1,1 @@
+"""Pure scheduling logic: plain data in, decisions out; no Django, Celery, I/O or clock."""

@@ -1,0 +1,126 @@
+"""The planner: one task's state and ``now`` in, one decision out.
+
+Every scheduling decision of beat is made here, from plain data and an injected
+``now`` (UTC epoch seconds), so it can be tested with a simulated clock. The
+shell (``djag.scheduler``) asks :func:`decide` when a task is due or when
+something it waits for has changed, and carries the decision out.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from djag.core.dag import Edge
+from djag.core.misfire import Pending, Policy, Resolution, events_needed, pending_events, resolve
+from djag.core.misfire import Schedule as PolicySchedule
+
+
+class Schedule(PolicySchedule, Protocol):
+    def next_after(self, t: int) -> int | None: ...
+
+
+class Waiting(enum.StrEnum):
+    DEPENDENCIES = "dependencies"  # a dependee has not produced a new run yet
+    CONCURRENCY = "concurrency"  # max_running runs are still active
+
+
+@dataclass(frozen=True, slots=True)
+class TaskSpec:
+    """The schedule-relevant settings of one periodic task."""
+
+    id: int
+    schedule: Schedule
+    policy: Policy = Policy.COALESCE
+    grace_seconds: int = 60
+    max_catchup: int = 100
+    max_running: int = 1  # 0 = no limit
+    max_runs: int | None = None
+    start_at: int = 0  # no event at or before this instant
+    resume_at: int | None = None  # no event at or before this instant (enable, edit, pause)
+    end_at: int | None = None  # no event after this instant
+
+    @property
+    def not_before(self) -> int:
+        return self.start_at if self.resume_at is None else max(self.start_at, self.resume_at)
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """What beat knows of the task's runs."""
+
+    last_event: int | None = None  # the newest handled event
+    active_runs: int = 0  # runs holding a max_running slot
+    scheduled_runs: int = 0  # runs that count towards max_runs
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    resolution: Resolution | None = None  # runs to claim and skips to record now
+    waiting: Waiting | None = None
+    blockers: tuple[Edge, ...] = field(default=())
+    pending: Pending | None = None  # what the task waits with, when it waits
+    next_due: int | None = None  # when to decide again; None: only when something changes
+    exhausted: bool = False  # max_runs reached with this decision: disable the task
+
+
+def handled_from(spec: TaskSpec, progress: Progress) -> int:
+    """Events after this instant are the task's pending or future events."""
+    if progress.last_event is None:
+        return spec.not_before
+    return max(spec.not_before, progress.last_event)
+
+
+def next_event(spec: TaskSpec, after: int) -> int | None:
+    """The task's first event after ``after``, or None if it has no more."""
+    event = spec.schedule.next_after(max(after, spec.not_before))
+    if event is None or (spec.end_at is not None and event > spec.end_at):
+        return None
+    return event
+
+
+def free_slots(spec: TaskSpec, progress: Progress) -> int:
+    """How many runs may go out now, by max_running and max_runs."""
+    slots = (1 << 30) if spec.max_running == 0 else spec.max_running - progress.active_runs
+    if spec.max_runs is not None:
+        slots = min(slots, spec.max_runs - progress.scheduled_runs)
+    return slots
+
+
+def decide(spec: TaskSpec, progress: Progress, blockers: Sequence[Edge], now: int) -> Decision:
+    """Decide what the task does now.
+
+    ``blockers`` are the dependency edges that do not hold now
+    (``djag.core.dag.blocking_edges``); readiness is judged once per decision,
+    and the runs one decision selects go out together.
+    """
+    after = handled_from(spec, progress)
+    if spec.max_runs is not None and progress.scheduled_runs >= spec.max_runs:
+        return Decision(exhausted=True)
+    until = now if spec.end_at is None else min(now, spec.end_at)
+    slots = free_slots(spec, progress)
+    first = events_needed(spec.policy, spec.max_catchup, max(slots, 1))
+    pending = pending_events(spec.schedule, after, until, first)
+    if pending is None:
+        return Decision(next_due=next_event(spec, max(after, until)))
+    if blockers:
+        return Decision(waiting=Waiting.DEPENDENCIES, blockers=tuple(blockers), pending=pending)
+    if slots < 1:
+        return Decision(waiting=Waiting.CONCURRENCY, pending=pending)
+    resolution = resolve(
+        pending,
+        spec.policy,
+        grace_seconds=spec.grace_seconds,
+        max_catchup=spec.max_catchup,
+        slots=slots,
+        now=now,
+    )
+    runs_after = progress.scheduled_runs + len(resolution.runs)
+    exhausted = spec.max_runs is not None and runs_after >= spec.max_runs
+    return Decision(
+        resolution=resolution,
+        next_due=None if exhausted else next_event(spec, until),
+        exhausted=exhausted,
+    )
