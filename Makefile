@@ -1,0 +1,55 @@
+# djag: `make demo` runs the sample site, `make test` runs the tests.
+# Everything they need is installed into .venv on first use.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DJAG_TEST_DB ?= sqlite
+PYTEST_ARGS ?=
+
+.PHONY: demo test test-django42 lint docs bench clean install
+
+$(STAMP): setup.cfg pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e ".[dev,demo]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# The mysql driver compiles against libmariadb-dev; only install it when asked for.
+ifeq ($(DJAG_TEST_DB),mysql)
+MYSQL_DRIVER := $(VENV)/.mysql
+$(MYSQL_DRIVER): $(STAMP)
+	$(BIN)/pip install -q -e ".[mysql]"
+	touch $(MYSQL_DRIVER)
+endif
+
+test: $(STAMP) $(MYSQL_DRIVER)
+	DJAG_TEST_DB=$(DJAG_TEST_DB) $(BIN)/pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+docs: $(STAMP)
+	$(BIN)/mkdocs build --strict --site-dir var/site
+
+demo: $(STAMP)
+	$(BIN)/python -m sample_site.run_demo
+
+clean:
+	rm -rf $(VENV) var build *.egg-info
+
+# Django 4.2 LTS: the same suite on SQLite in a second virtualenv.
+DJ42_VENV := .venv-django42
+$(DJ42_VENV)/.installed: setup.cfg pyproject.toml
+	test -x $(DJ42_VENV)/bin/python || $(PYTHON) -m venv $(DJ42_VENV)
+	$(DJ42_VENV)/bin/pip install -q --upgrade pip
+	$(DJ42_VENV)/bin/pip install -q -e ".[dev,demo]" "Django>=4.2,<5.0"
+	touch $@
+
+test-django42: $(DJ42_VENV)/.installed
+	DJAG_TEST_DB=sqlite $(DJ42_VENV)/bin/pytest $(PYTEST_ARGS)

@@ -1,0 +1,127 @@
+"""System checks: misconfiguration reported by ``manage.py check`` with an id and a fix.
+
+| id        | problem                                                      |
+|-----------|--------------------------------------------------------------|
+| djag.E001 | DJAG_CACHE names no cache in CACHES                          |
+| djag.E002 | DJAG_CACHE is a per-process cache (LocMemCache, DummyCache)  |
+| djag.E003 | USE_TZ is False                                              |
+| djag.E004 | Celery's task serializer is not JSON                         |
+| djag.E005 | Celery accepts a content type other than JSON                |
+| djag.E006 | a DJAG_* setting has a value of the wrong type or range      |
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from django.conf import settings
+from django.core import checks
+
+from djag import conf
+
+PER_PROCESS_CACHES = {
+    "django.core.cache.backends.locmem.LocMemCache": "LocMemCache",
+    "django.core.cache.backends.dummy.DummyCache": "DummyCache",
+}
+
+SHARED_CACHE_HINT = (
+    "Point DJAG_CACHE at a cache every process shares: memcached "
+    "(PyMemcacheCache), Redis (RedisCache) or the database cache (DatabaseCache)."
+)
+
+
+def check_cache(**_: Any) -> list[checks.CheckMessage]:
+    alias = getattr(settings, "DJAG_CACHE", conf.DEFAULTS["DJAG_CACHE"])
+    caches = getattr(settings, "CACHES", {})
+    if alias not in caches:
+        return [
+            checks.Error(
+                f"DJAG_CACHE is {alias!r}, but CACHES has no cache of that name.",
+                hint=f"Add {alias!r} to CACHES or set DJAG_CACHE to one of {sorted(caches)}. "
+                + SHARED_CACHE_HINT,
+                id="djag.E001",
+            )
+        ]
+    backend = caches[alias].get("BACKEND", "")
+    if backend in PER_PROCESS_CACHES:
+        return [
+            checks.Error(
+                f"DJAG_CACHE ({alias!r}) uses {PER_PROCESS_CACHES[backend]}, which each "
+                "process keeps to itself: workers could never wake beat.",
+                hint=SHARED_CACHE_HINT,
+                id="djag.E002",
+            )
+        ]
+    return []
+
+
+def check_use_tz(**_: Any) -> list[checks.CheckMessage]:
+    if getattr(settings, "USE_TZ", True):
+        return []
+    return [
+        checks.Error(
+            "USE_TZ is False: djag stores every instant in UTC and needs aware datetimes.",
+            hint="Set USE_TZ = True in your settings.",
+            id="djag.E003",
+        )
+    ]
+
+
+def _celery_conf() -> Any:
+    from celery import current_app
+
+    return current_app.conf
+
+
+def check_celery_serializer(**_: Any) -> list[checks.CheckMessage]:
+    celery_conf = _celery_conf()
+    errors: list[checks.CheckMessage] = []
+    serializer = celery_conf.task_serializer
+    if serializer != "json":
+        errors.append(
+            checks.Error(
+                f"Celery's task_serializer is {serializer!r}: djag sends task arguments as JSON "
+                "data and never as pickles.",
+                hint='Set CELERY_TASK_SERIALIZER = "json" (or task_serializer="json" on the app).',
+                id="djag.E004",
+            )
+        )
+    accepted = sorted(set(celery_conf.accept_content or []) - {"json", "application/json"})
+    if accepted:
+        errors.append(
+            checks.Error(
+                f"Celery accepts {', '.join(accepted)} besides JSON; a worker would run "
+                "messages that are not plain data.",
+                hint='Set CELERY_ACCEPT_CONTENT = ["json"].',
+                id="djag.E005",
+            )
+        )
+    return errors
+
+
+def _positive_number(value: object) -> bool:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    return math.isfinite(value) and value > 0
+
+
+def check_djag_settings(**_: Any) -> list[checks.CheckMessage]:
+    errors: list[checks.CheckMessage] = []
+    positive_numbers = ("DJAG_LEASE_SECONDS", "DJAG_POLL_SECONDS", "DJAG_RUN_RETENTION_DAYS")
+    for name in positive_numbers:
+        value = getattr(settings, name, conf.DEFAULTS[name])
+        if not _positive_number(value):
+            errors.append(
+                checks.Error(
+                    f"{name} is {value!r}; it must be a number greater than zero.",
+                    hint=f"Remove {name} to use the default ({conf.DEFAULTS[name]}).",
+                    id="djag.E006",
+                )
+            )
+    return errors
+
+
+def register() -> None:
+    for check in (check_cache, check_use_tz, check_celery_serializer, check_djag_settings):
+        checks.register(check, "djag")

@@ -1,0 +1,44 @@
+"""djag's settings, read in one place.
+
+Every setting has a safe default; ``docs/reference.md`` lists them. Read them
+through :func:`get` at call time (never at import time) so that
+``override_settings`` in tests and late configuration both work.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.conf import settings
+
+
+@dataclass(frozen=True)
+class DjagSettings:
+    cache: str
+    lease_seconds: float
+    poll_seconds: float
+    run_retention_days: int
+
+
+DEFAULTS = {
+    # Cache alias used for wake-ups between workers and beat.
+    "DJAG_CACHE": "default",
+    # A leader that has not renewed its lease for this long is replaced.
+    "DJAG_LEASE_SECONDS": 10.0,
+    # How often beat reads the database when the cache says nothing.
+    "DJAG_POLL_SECONDS": 5.0,
+    # TaskRun and audit rows older than this are removed by djag_prune.
+    "DJAG_RUN_RETENTION_DAYS": 30,
+}
+
+
+def get() -> DjagSettings:
+    def read(name: str) -> object:
+        return getattr(settings, name, DEFAULTS[name])
+
+    return DjagSettings(
+        cache=str(read("DJAG_CACHE")),
+        lease_seconds=float(read("DJAG_LEASE_SECONDS")),  # type: ignore[arg-type]
+        poll_seconds=float(read("DJAG_POLL_SECONDS")),  # type: ignore[arg-type]
+        run_retention_days=int(read("DJAG_RUN_RETENTION_DAYS")),  # type: ignore[call-overload]
+    )

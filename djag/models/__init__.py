@@ -1,0 +1,24 @@
+from .actions import UserAction, UserActionAudit
+from .changes import ScheduleChange, TrackedModel, acting_as
+from .crontab import Crontab
+from .lease import SchedulerLease
+from .run import ACTIVE_STATES, TERMINAL_STATES, RunState, TaskRun, Trigger
+from .task import MisfirePolicy, PeriodicTask, TaskDependency
+
+__all__ = [
+    "ACTIVE_STATES",
+    "TERMINAL_STATES",
+    "Crontab",
+    "MisfirePolicy",
+    "PeriodicTask",
+    "RunState",
+    "ScheduleChange",
+    "SchedulerLease",
+    "TaskDependency",
+    "TaskRun",
+    "TrackedModel",
+    "Trigger",
+    "UserAction",
+    "UserActionAudit",
+    "acting_as",
+]

@@ -1,0 +1,98 @@
+"""TaskRun: the run ledger, one row per dispatched or skipped event."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db import models
+from django.utils import timezone
+
+from ._compat import check_constraint
+from .task import PeriodicTask
+
+# Bound on the stored error text (type and message), so a huge traceback
+# cannot bloat the ledger.
+ERROR_MAX_CHARS = 2000
+
+
+class RunState(models.TextChoices):
+    CLAIMED = "claimed", "claimed"
+    SENT = "sent", "sent"
+    STARTED = "started", "started"
+    SUCCESS = "success", "success"
+    FAILURE = "failure", "failure"
+    RETRY = "retry", "retry"
+    REVOKED = "revoked", "revoked"
+    SKIPPED = "skipped", "skipped"
+    LOST = "lost", "lost"
+
+
+#: A run in one of these states holds a ``max_running`` slot.
+ACTIVE_STATES = (RunState.CLAIMED, RunState.SENT, RunState.STARTED, RunState.RETRY)
+#: A run in one of these states has finished (for dependencies: "any terminal state").
+TERMINAL_STATES = (RunState.SUCCESS, RunState.FAILURE, RunState.REVOKED, RunState.LOST)
+
+
+class Trigger(models.TextChoices):
+    SCHEDULE = "schedule", "schedule"
+    CATCHUP = "catchup", "catch-up"
+    COALESCED = "coalesced", "coalesced"
+    MANUAL = "manual", "manual"
+
+
+class TaskRun(models.Model):
+    id = models.BigAutoField(primary_key=True)
+    periodic_task = models.ForeignKey(
+        PeriodicTask,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="runs",
+        help_text="Empty once the task is deleted: the history stays.",
+    )
+    task_name = models.CharField(max_length=200, help_text="The periodic task's name at dispatch.")
+    task = models.CharField(max_length=200, blank=True, help_text="The Celery task at dispatch.")
+    scheduled_for = models.DateTimeField(
+        null=True, blank=True, help_text="The cron instant (UTC); empty for a manual run."
+    )
+    trigger = models.CharField(max_length=10, choices=Trigger.choices)
+    state = models.CharField(max_length=10, choices=RunState.choices, default=RunState.CLAIMED)
+    celery_task_id = models.CharField(max_length=255, blank=True, db_index=True)
+    claimed_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    worker = models.CharField(max_length=255, blank=True)
+    error = models.TextField(blank=True)
+    coalesced_count = models.PositiveIntegerField(
+        default=1, help_text="How many events this row stands for."
+    )
+
+    class Meta:
+        ordering = ("-claimed_at", "-id")
+        get_latest_by = "claimed_at"
+        constraints = [
+            models.UniqueConstraint(
+                fields=("periodic_task", "scheduled_for"),
+                name="djag_run_unique_slot",
+                violation_error_message="This event of this task has already been handled.",
+            ),
+            check_constraint(models.Q(coalesced_count__gte=1), name="djag_run_count_positive"),
+            check_constraint(models.Q(state__in=RunState.values), name="djag_run_state_valid"),
+            check_constraint(models.Q(trigger__in=Trigger.values), name="djag_run_trigger_valid"),
+        ]
+        indexes = [
+            models.Index(fields=("state",), name="djag_run_state"),
+            models.Index(fields=("periodic_task", "claimed_at"), name="djag_run_task_claimed"),
+            models.Index(fields=("claimed_at",), name="djag_run_claimed"),
+        ]
+
+    def __str__(self) -> str:
+        when = self.scheduled_for.isoformat() if self.scheduled_for else "manual"
+        return f"{self.task_name} @ {when} ({self.state})"
+
+    @property
+    def duration(self) -> dt.timedelta | None:
+        if self.started_at and self.finished_at:
+            return self.finished_at - self.started_at
+        return None
