@@ -22,7 +22,7 @@ from django.utils import timezone
 from djag import wakeup
 from djag.models import RunState, TaskRun
 from djag.models.run import ERROR_MAX_CHARS
-from djag.store import RUN_ID_HEADER
+from djag.store import RUN_ID_HEADER, Store
 
 logger = logging.getLogger("djag.worker")
 
@@ -119,14 +119,17 @@ def on_revoked(sender: Any = None, request: Any = None, **kwargs: Any) -> None:
 
 
 def on_unknown(sender: Any = None, name: str = "", message: Any = None, **_: Any) -> None:
-    """A message for a task the worker does not know: fail the run and say so."""
-    _move(
-        run_id_of(getattr(message, "headers", None)),
-        _UNFINISHED,
-        state=RunState.FAILURE,
-        finished_at=timezone.now(),
-        error=f"NotRegistered: no task named {name!r} on worker {socket.gethostname()}",
-    )
+    """A message for a task the worker does not know: fail the run and flag its task."""
+    run_id = run_id_of(getattr(message, "headers", None))
+    error = f"NotRegistered: no task named {name!r} on worker {socket.gethostname()}"
+    _move(run_id, _UNFINISHED, state=RunState.FAILURE, finished_at=timezone.now(), error=error)
+    if run_id is None:
+        return
+    try:
+        task_id = TaskRun.objects.filter(id=run_id).values_list("periodic_task_id", flat=True)
+        Store().set_problem(task_id.first() or 0, error)
+    except Exception:
+        logger.exception("djag: could not flag the task of run %s as unknown", run_id)
 
 
 def on_rejected(
