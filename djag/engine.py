@@ -93,6 +93,7 @@ class Engine:
         self.dirty_checkpoints: dict[int, int] = {}
         self.feed: ChangeFeed | None = None
         self.wake_token: str | None = None
+        self.cache_error: str | None = None  # set while the wake-up key cannot be read
         self.next_check = 0.0
         self.next_db_poll = 0.0
 
@@ -237,10 +238,22 @@ class Engine:
 
     def _read_wake_token(self) -> str | None:
         try:
-            return self.read_wake_token()
+            token = self.read_wake_token()
         except Exception as exc:
-            logger.debug("djag beat: wake-up key unreadable (%s); polling instead", exc)
+            if self.cache_error is None:
+                logger.warning(
+                    "djag beat: the wake-up cache cannot be read (%s: %s); reading the "
+                    "database every %g s until it is back",
+                    type(exc).__name__,
+                    exc,
+                    self.poll_seconds,
+                )
+            self.cache_error = str(exc)
             return None
+        if self.cache_error is not None:
+            logger.warning("djag beat: the wake-up cache is readable again")
+            self.cache_error = None
+        return token
 
     def poll(self, now: float) -> None:
         assert self.feed is not None, "load() first"
