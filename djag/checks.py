@@ -119,6 +119,18 @@ def check_djag_settings(**_: Any) -> list[checks.CheckMessage]:
                     id="djag.E006",
                 )
             )
+    schedules = getattr(settings, "DJAG_SCHEDULES", conf.DEFAULTS["DJAG_SCHEDULES"])
+    if not isinstance(schedules, list | tuple) or not all(
+        isinstance(item, str) and item.strip() for item in schedules
+    ):
+        errors.append(
+            checks.Error(
+                f"DJAG_SCHEDULES is {schedules!r}; it must be a list of file paths or "
+                "module names.",
+                hint='Set it to a list, e.g. DJAG_SCHEDULES = ["schedules.yaml"], or remove it.',
+                id="djag.E006",
+            )
+        )
     return errors
 
 

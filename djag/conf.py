@@ -18,6 +18,7 @@ class DjagSettings:
     lease_seconds: float
     poll_seconds: float
     run_retention_days: int
+    schedules: tuple[str, ...]
 
 
 DEFAULTS = {
@@ -29,6 +30,8 @@ DEFAULTS = {
     "DJAG_POLL_SECONDS": 5.0,
     # TaskRun and audit rows older than this are removed by djag_prune.
     "DJAG_RUN_RETENTION_DAYS": 30,
+    # Schedule files (paths) or dotted module names that djag_sync reads when given none.
+    "DJAG_SCHEDULES": [],
 }
 
 
@@ -41,4 +44,14 @@ def get() -> DjagSettings:
         lease_seconds=float(read("DJAG_LEASE_SECONDS")),  # type: ignore[arg-type]
         poll_seconds=float(read("DJAG_POLL_SECONDS")),  # type: ignore[arg-type]
         run_retention_days=int(read("DJAG_RUN_RETENTION_DAYS")),  # type: ignore[call-overload]
+        schedules=_names(read("DJAG_SCHEDULES")),
     )
+
+
+def _names(value: object) -> tuple[str, ...]:
+    """A list setting as a tuple of texts; a lone text is a list of one (the check says so)."""
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, list | tuple):
+        return tuple(str(item) for item in value)
+    return ()

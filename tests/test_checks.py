@@ -139,3 +139,19 @@ def test_every_check_id_is_tested() -> None:
     tested = set(re.findall(r"djag\.[EW]\d{3}", Path(__file__).read_text()))
     assert ids
     assert ids <= tested
+
+
+@pytest.mark.parametrize("value", ["schedules.yaml", None, [1], ["ok.yaml", ""], {"a": 1}])
+def test_e006_djag_schedules_not_a_list_of_names(value: Any) -> None:
+    with override_settings(DJAG_SCHEDULES=value):
+        message = only_message("djag.E006")
+    assert message.msg == (
+        f"DJAG_SCHEDULES is {value!r}; it must be a list of file paths or module names."
+    )
+    assert_says_how_to_fix(message)
+
+
+@pytest.mark.parametrize("value", [[], ["schedules.yaml", "proj.schedules"], ("a.json",)])
+def test_valid_djag_schedules_pass(value: Any) -> None:
+    with override_settings(DJAG_SCHEDULES=value):
+        assert djag_messages() == []

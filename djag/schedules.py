@@ -1,0 +1,569 @@
+"""Schedules as code: read declarations (YAML, JSON, a Python module) and sync them.
+
+Used by ``manage.py djag_sync`` (and, for crontabs, ``djag_import_celery_beat``).
+The functions here do the work; the commands only parse arguments and print.
+
+A declaration is a mapping::
+
+    timezone: Europe/Paris          # optional default zone of the tasks below (else UTC)
+    tasks:
+      - name: nightly-report
+        task: reports.tasks.build
+        cron: "0 30 2 * * *"        # seconds first; a five-field line gets second 0
+        after: [extract]            # or [{task: extract, future: false, require_success: true}]
+
+:func:`sync` writes through the ORM, so every change is validated by the models and
+logged to ScheduleChange; the caller wraps it in a transaction and rolls it back for
+a dry run or when :class:`SyncError` is raised.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.db import models
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from djag.core import cron
+from djag.models import Crontab, PeriodicTask, TaskDependency
+from djag.models.changes import plain
+
+#: PeriodicTask fields a declaration may set, besides name, cron, timezone and after.
+TASK_FIELDS = (
+    "task",
+    "args",
+    "kwargs",
+    "queue",
+    "exchange",
+    "routing_key",
+    "priority",
+    "headers",
+    "expires_seconds",
+    "enabled",
+    "start_at",
+    "end_at",
+    "misfire_policy",
+    "grace_seconds",
+    "max_catchup",
+    "max_running",
+    "max_runs",
+    "run_timeout_seconds",
+    "description",
+)
+TASK_KEYS = frozenset({"name", "cron", "timezone", "after", *TASK_FIELDS})
+EDGE_KEYS = frozenset({"task", "future", "require_success"})
+TOP_KEYS = frozenset({"tasks", "timezone"})
+#: Fields compared (and written) on every sync; start_at only when declared.
+MANAGED_FIELDS = (*(name for name in TASK_FIELDS if name != "start_at"), "crontab", "source")
+SOURCE_MAX = PeriodicTask._meta.get_field("source").max_length or 200
+
+
+class SyncError(Exception):
+    """Declarations that cannot be synced; ``errors`` holds one line per problem."""
+
+    def __init__(self, errors: Sequence[str]) -> None:
+        super().__init__("\n".join(errors))
+        self.errors = list(errors)
+
+
+@dataclass(frozen=True)
+class DeclaredEdge:
+    dependee: str
+    future_depends: bool = False
+    require_success: bool = True
+
+
+@dataclass
+class DeclaredTask:
+    name: str
+    source: str
+    cron: tuple[str, str, str, str, str, str]
+    timezone: str
+    fields: dict[str, Any]  # the TASK_FIELDS the declaration sets
+    after: list[DeclaredEdge] = field(default_factory=list)
+
+
+@dataclass
+class Change:
+    """One create, update or delete, with ``{field: (old, new)}`` as readable values."""
+
+    action: str  # "create" | "update" | "delete"
+    kind: str  # "crontab" | "task" | "dependency"
+    label: str
+    fields: dict[str, tuple[Any, Any]] = field(default_factory=dict)
+
+    def lines(self) -> list[str]:
+        head = f"{self.action} {self.kind} {self.label}"
+        body = [
+            f"    {name}: {_shown(old)} -> {_shown(new)}"
+            if self.action == "update"
+            else f"    {name}: {_shown(new)}"
+            for name, (old, new) in self.fields.items()
+        ]
+        return [head, *body]
+
+
+@dataclass
+class SyncResult:
+    changes: list[Change]
+    declared: int
+    undeclared: list[str]  # code-managed tasks no longer declared (and not pruned)
+
+    def count(self, action: str, kind: str = "task") -> int:
+        return sum(1 for c in self.changes if c.action == action and c.kind == kind)
+
+
+def _shown(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False) if not isinstance(value, str) else repr(value)
+
+
+# Reading ------------------------------------------------------------------------------
+
+
+def load(spec: str) -> tuple[str, Any]:
+    """(source label, data) of one declaration: a .yaml/.yml/.json file or a dotted module
+    whose ``SCHEDULES`` is the mapping."""
+    suffix = Path(spec).suffix.lower()
+    if suffix in {".yaml", ".yml", ".json"} or Path(spec).is_file():
+        return _source_label(spec), _load_file(Path(spec), suffix)
+    try:
+        module = importlib.import_module(spec)
+    except ImportError as exc:
+        raise SyncError(
+            [f"{spec}: no such file, and no module of that name can be imported ({exc})."]
+        ) from exc
+    except Exception as exc:  # the module itself is broken: say so, without a traceback
+        raise SyncError([f"{spec}: importing the module failed: {exc!r}"]) from exc
+    data = getattr(module, "SCHEDULES", None)
+    if not isinstance(data, Mapping):
+        raise SyncError([f"{spec}: the module has no SCHEDULES dict."])
+    return spec, data
+
+
+def _source_label(spec: str) -> str:
+    """The path as given, normalised: stored in PeriodicTask.source."""
+    text = Path(spec).as_posix()
+    return text[-SOURCE_MAX:]
+
+
+def _load_file(path: Path, suffix: str) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SyncError([f"{path}: cannot read the file ({exc.strerror or exc})."]) from exc
+    if suffix == ".json":
+        try:
+            return json.loads(text)
+        except ValueError as exc:
+            raise SyncError([f"{path}: not valid JSON: {exc}"]) from exc
+    if suffix not in {".yaml", ".yml"}:
+        raise SyncError([f"{path}: unknown file type; name it .yaml, .yml or .json."])
+    try:
+        import yaml
+    except ImportError as exc:
+        raise SyncError(
+            [f"{path}: reading YAML needs PyYAML: pip install 'djag[yaml]' (or PyYAML)."]
+        ) from exc
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise SyncError([f"{path}: not valid YAML: {exc}"]) from exc
+
+
+def parse(source: str, data: Any) -> list[DeclaredTask]:
+    """The tasks of one declaration; SyncError lists every problem found."""
+    if not isinstance(data, Mapping):
+        raise SyncError([f"{source}: expected a mapping with a 'tasks' list."])
+    errors = [
+        f"{source}: unknown key {key!r} (known: {', '.join(sorted(TOP_KEYS))})."
+        for key in data
+        if key not in TOP_KEYS
+    ]
+    default_zone = data.get("timezone", "UTC")
+    if not isinstance(default_zone, str):
+        errors.append(f"{source}: timezone must be a zone name such as 'Europe/Paris'.")
+        default_zone = "UTC"
+    items = data.get("tasks")
+    if not isinstance(items, list):
+        errors.append(f"{source}: 'tasks' must be a list of tasks.")
+        items = []
+    tasks: list[DeclaredTask] = []
+    for index, item in enumerate(items, start=1):
+        try:
+            tasks.append(_parse_task(source, item, default_zone))
+        except SyncError as exc:
+            name = item.get("name") if isinstance(item, Mapping) else None
+            who = f"task {name!r}" if isinstance(name, str) and name else f"task #{index}"
+            errors.extend(f"{source}: {who}: {error}" for error in exc.errors)
+    if errors:
+        raise SyncError(errors)
+    return tasks
+
+
+def _parse_task(source: str, item: Any, default_zone: str) -> DeclaredTask:
+    if not isinstance(item, Mapping):
+        raise SyncError(["expected a mapping with name, task and cron."])
+    errors = [
+        f"unknown key {key!r} (known: {', '.join(sorted(TASK_KEYS))})."
+        for key in item
+        if key not in TASK_KEYS
+    ]
+    for key in ("name", "task", "cron"):
+        if not isinstance(item.get(key), str) or not item[key].strip():
+            errors.append(f"{key!r} is required (a text).")
+    zone = item.get("timezone", default_zone)
+    if not isinstance(zone, str):
+        errors.append("timezone must be a zone name such as 'Europe/Paris'.")
+    line: tuple[str, str, str, str, str, str] | None = None
+    if isinstance(item.get("cron"), str):
+        try:
+            line = cron_fields(item["cron"])
+        except ValueError as exc:
+            errors.append(f"cron: {exc}")
+    fields: dict[str, Any] = {key: item[key] for key in TASK_FIELDS if key in item}
+    for key in ("start_at", "end_at"):
+        if key in fields and fields[key] is not None:
+            try:
+                fields[key] = instant(fields[key])
+            except ValueError as exc:
+                errors.append(f"{key}: {exc}")
+    after: list[DeclaredEdge] = []
+    try:
+        after = _parse_after(item.get("after", []))
+    except ValueError as exc:
+        errors.append(f"after: {exc}")
+    if errors:
+        raise SyncError(errors)
+    assert line is not None
+    return DeclaredTask(
+        name=item["name"].strip(),
+        source=source,
+        cron=line,
+        timezone=str(zone),
+        fields=fields,
+        after=after,
+    )
+
+
+def cron_fields(line: str) -> tuple[str, str, str, str, str, str]:
+    """Six cron fields, seconds first, from a six-field line or a five-field one (second 0)."""
+    parts = line.split()
+    if len(parts) == 5:
+        parts = ["0", *parts]
+    if len(parts) != 6:
+        raise ValueError(
+            f"{line!r} has {len(parts)} fields; write five (minute hour day month weekday) "
+            "or six (second first)."
+        )
+    second, minute, hour, day_of_month, month_of_year, day_of_week = parts
+    return second, minute, hour, day_of_month, month_of_year, day_of_week
+
+
+def instant(value: Any) -> dt.datetime:
+    """An aware datetime from an ISO 8601 text or a datetime; naive = settings.TIME_ZONE."""
+    if isinstance(value, dt.datetime):
+        parsed: dt.datetime | None = value
+    elif isinstance(value, str):
+        try:
+            parsed = parse_datetime(value.strip())
+        except ValueError:
+            parsed = None
+    else:
+        parsed = None
+    if parsed is None:
+        raise ValueError(
+            f"{value!r} is not a date and time; write ISO 8601, e.g. 2026-03-02T12:00Z"
+        )
+    if timezone.is_naive(parsed):
+        parsed = timezone.make_aware(parsed)
+    return parsed
+
+
+def _parse_after(value: Any) -> list[DeclaredEdge]:
+    if not isinstance(value, list):
+        raise ValueError("expected a list of task names or {task, future, require_success}.")
+    edges: list[DeclaredEdge] = []
+    for entry in value:
+        if isinstance(entry, str):
+            edges.append(DeclaredEdge(entry))
+            continue
+        if not isinstance(entry, Mapping) or not isinstance(entry.get("task"), str):
+            raise ValueError(f"{entry!r} is neither a task name nor a mapping with 'task'.")
+        unknown = sorted(set(entry) - EDGE_KEYS)
+        if unknown:
+            raise ValueError(f"unknown key {unknown[0]!r} (known: {', '.join(sorted(EDGE_KEYS))}).")
+        flags = {key: entry.get(key) for key in ("future", "require_success") if key in entry}
+        for key, flag in flags.items():
+            if not isinstance(flag, bool):
+                raise ValueError(f"{key} of {entry['task']!r} must be true or false.")
+        edges.append(
+            DeclaredEdge(
+                entry["task"],
+                future_depends=entry.get("future", False),
+                require_success=entry.get("require_success", True),
+            )
+        )
+    names = [edge.dependee for edge in edges]
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates:
+        raise ValueError(f"{duplicates[0]!r} is listed twice.")
+    return edges
+
+
+def read_all(specs: Iterable[str]) -> list[DeclaredTask]:
+    """Every task of every declaration; a name declared twice is an error."""
+    errors: list[str] = []
+    tasks: list[DeclaredTask] = []
+    for spec in specs:
+        try:
+            tasks.extend(parse(*load(spec)))
+        except SyncError as exc:
+            errors.extend(exc.errors)
+    seen: dict[str, str] = {}
+    for declared in tasks:
+        if declared.name in seen:
+            errors.append(
+                f"task {declared.name!r} is declared twice ({seen[declared.name]} and "
+                f"{declared.source})."
+            )
+        seen.setdefault(declared.name, declared.source)
+    if errors:
+        raise SyncError(errors)
+    return tasks
+
+
+# Writing ------------------------------------------------------------------------------
+
+
+def error_lines(exc: ValidationError) -> list[str]:
+    """A model's ValidationError as ``field: message`` lines."""
+    if not hasattr(exc, "error_dict"):
+        return list(exc.messages)
+    lines: list[str] = []
+    for name, messages in exc.message_dict.items():
+        prefix = "" if name == NON_FIELD_ERRORS else f"{name}: "
+        lines.extend(f"{prefix}{message}" for message in messages)
+    return lines
+
+
+def crontab_for(fields: Sequence[str], zone: str, changes: list[Change] | None = None) -> Crontab:
+    """The crontab with these six fields (seconds first) and zone, created if missing.
+
+    Raises ValidationError (with ``field: message`` of the Crontab model) if invalid.
+    An existing crontab is never modified: other tasks may share it.
+    """
+    candidate = Crontab(**dict(zip(cron.FIELD_NAMES, fields, strict=True)), timezone=zone)
+    candidate.full_clean(validate_unique=False, validate_constraints=False)
+    found = Crontab.objects.filter(
+        **{name: getattr(candidate, name) for name in cron.FIELD_NAMES},
+        timezone=candidate.zone_name,
+    ).first()
+    if found is not None:
+        return found
+    candidate.save()
+    if changes is not None:
+        changes.append(Change("create", "crontab", str(candidate)))
+    return candidate
+
+
+def _task_values(declared: DeclaredTask) -> dict[str, Any]:
+    """The managed field values the declaration asks for (model defaults where silent)."""
+    values: dict[str, Any] = {}
+    for name in MANAGED_FIELDS:
+        if name in ("crontab", "source"):
+            continue
+        if name in declared.fields:
+            values[name] = declared.fields[name]
+        else:
+            model_field = PeriodicTask._meta.get_field(name)
+            assert isinstance(model_field, models.Field)
+            values[name] = model_field.get_default()
+    if "start_at" in declared.fields:
+        values["start_at"] = declared.fields["start_at"]
+    values["source"] = declared.source
+    return values
+
+
+def _readable(obj: PeriodicTask, name: str) -> Any:
+    if name == "crontab":
+        return str(obj.crontab) if obj.crontab_id else None
+    return plain(getattr(obj, name))
+
+
+def sync(declared: Sequence[DeclaredTask], prune: bool = False) -> SyncResult:
+    """Make the database match the declarations; run inside a transaction.
+
+    Creates or updates each declared task (``source`` = where it is declared), makes
+    its dependencies exactly its ``after`` list, and with ``prune`` deletes the
+    code-managed tasks (non-empty ``source``) that are declared no more; tasks made in
+    the admin are never deleted. Raises SyncError listing every invalid task (the
+    caller rolls the transaction back): nothing is half-written.
+    """
+    changes: list[Change] = []
+    errors: list[str] = []
+    saved: dict[str, PeriodicTask] = {}
+    for item in declared:
+        try:
+            saved[item.name] = _sync_task(item, changes)
+        except ValidationError as exc:
+            errors.extend(f"task {item.name!r}: {line}" for line in error_lines(exc))
+    names = {item.name for item in declared}
+    orphans = PeriodicTask.objects.exclude(source="").exclude(name__in=names).order_by("name")
+    undeclared: list[str] = []
+    for orphan in orphans:
+        if prune:
+            changes.append(Change("delete", "task", repr(orphan.name)))
+            orphan.delete()
+        else:
+            undeclared.append(orphan.name)
+    failed = names - set(saved)
+    errors.extend(
+        _sync_edges([item for item in declared if item.name in saved], saved, failed, changes)
+    )
+    if errors:
+        raise SyncError(errors)
+    return SyncResult(changes, len(declared), undeclared)
+
+
+def _sync_task(item: DeclaredTask, changes: list[Change]) -> PeriodicTask:
+    crontab_changes: list[Change] = []
+    try:
+        crontab = crontab_for(item.cron, item.timezone, crontab_changes)
+    except ValidationError as exc:
+        if not hasattr(exc, "error_dict"):
+            raise
+        raise ValidationError(
+            {
+                key if key in ("timezone", NON_FIELD_ERRORS) else f"cron {key}": messages
+                for key, messages in exc.message_dict.items()
+            }
+        ) from exc
+    values = _task_values(item)
+    existing = PeriodicTask.objects.filter(name=item.name).select_related("crontab").first()
+    if existing is None:
+        obj = PeriodicTask(name=item.name, crontab=crontab, **values)
+        obj.full_clean()
+        obj.save()
+        changes.extend(crontab_changes)
+        shown = ["task", "crontab", *(k for k in item.fields if k != "task"), "source"]
+        changes.append(
+            Change(
+                "create",
+                "task",
+                repr(item.name),
+                {name: (None, _readable(obj, name)) for name in shown},
+            )
+        )
+        return obj
+    obj = PeriodicTask.objects.select_related("crontab").get(pk=existing.pk)
+    obj.crontab = crontab
+    for name, value in values.items():
+        setattr(obj, name, value)
+    obj.full_clean()  # converts the values, so that they compare with the stored ones
+    diff = {
+        name: (_readable(existing, name), _readable(obj, name))
+        for name in (*MANAGED_FIELDS, "start_at")
+        if _readable(existing, name) != _readable(obj, name)
+    }
+    if diff:
+        obj.save()
+        changes.extend(crontab_changes)
+        changes.append(Change("update", "task", repr(item.name), diff))
+    return obj
+
+
+def _edge_label(depender: str, edge: DeclaredEdge | TaskDependency) -> str:
+    if isinstance(edge, TaskDependency):
+        dependee, future = edge.dependee.name, edge.future_depends
+    else:
+        dependee, future = edge.dependee, edge.future_depends
+    return f"{depender!r} after {'future ' if future else ''}{dependee!r}"
+
+
+def _sync_edges(
+    declared: Sequence[DeclaredTask],
+    saved: Mapping[str, PeriodicTask],
+    failed: set[str],
+    changes: list[Change],
+) -> list[str]:
+    """Make each declared task's dependencies its ``after`` list: removals first (so that
+    reversing an edge is no cycle), then updates, then additions."""
+    errors: list[str] = []
+    plans = []
+    for item in declared:
+        depender = saved[item.name]
+        current = {
+            edge.dependee.name: edge
+            for edge in TaskDependency.objects.filter(depender=depender).select_related("dependee")
+        }
+        wanted = {edge.dependee: edge for edge in item.after}
+        for name, edge in current.items():
+            if name not in wanted:
+                changes.append(Change("delete", "dependency", _edge_label(item.name, edge)))
+                edge.delete()
+        plans.append((item, depender, current, wanted))
+    for item, _depender, current, wanted in plans:
+        for name, want in wanted.items():
+            edge = current.get(name)
+            if edge is None:
+                continue
+            diff = {
+                key: (getattr(edge, key), getattr(want, key))
+                for key in ("future_depends", "require_success")
+                if getattr(edge, key) != getattr(want, key)
+            }
+            if diff:
+                for key, (_, new) in diff.items():
+                    setattr(edge, key, new)
+                try:
+                    edge.full_clean()
+                    edge.save()
+                except ValidationError as exc:
+                    errors.extend(_edge_errors(item.name, want, exc))
+                    continue
+                changes.append(Change("update", "dependency", _edge_label(item.name, want), diff))
+    for item, depender, current, wanted in plans:
+        for name, want in wanted.items():
+            if name in current or name in failed:
+                continue  # a task that failed validation has its own error
+            dependee = saved.get(name) or PeriodicTask.objects.filter(name=name).first()
+            if dependee is None:
+                errors.append(
+                    f"task {item.name!r}: after: no task named {name!r} is declared or exists."
+                )
+                continue
+            new = TaskDependency(
+                depender=depender,
+                dependee=dependee,
+                future_depends=want.future_depends,
+                require_success=want.require_success,
+            )
+            try:
+                new.full_clean()
+                new.save()
+            except ValidationError as exc:
+                errors.extend(_edge_errors(item.name, want, exc))
+                continue
+            changes.append(
+                Change(
+                    "create",
+                    "dependency",
+                    _edge_label(item.name, want),
+                    {"require_success": (None, want.require_success)},
+                )
+            )
+    return errors
+
+
+def _edge_errors(depender: str, edge: DeclaredEdge, exc: ValidationError) -> list[str]:
+    prefix = f"task {depender!r}: after {edge.dependee!r}: "
+    messages = exc.messages if not hasattr(exc, "error_dict") else error_lines(exc)
+    return [prefix + message.removeprefix("dependee: ") for message in messages]
