@@ -9,14 +9,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.contrib.admin.views.main import ChangeList
+from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
+from django.utils.http import urlencode
 
-from djag import status
+from djag import actions, status
 from djag.forms import JSON_EDITING
 from djag.models import (
     Crontab,
@@ -134,6 +140,143 @@ class WaitingChangeList(ChangeList):
             task.waiting_status = found.get(task.pk)
 
 
+RECENT_RUNS = 20
+RECENT_CHANGES = 50
+
+
+def admin_link(model: type[models.Model], view: str, *args: Any, query: dict | None = None) -> str:
+    url = reverse(f"admin:djag_{model._meta.model_name}_{view}", args=args)
+    return f"{url}?{urlencode(query)}" if query else url
+
+
+def when_text(moment: Any) -> str:
+    return f"{timezone.localtime(moment):%Y-%m-%d %H:%M:%S}" if moment else "-"
+
+
+def duration_text(duration: Any) -> str:
+    return "-" if duration is None else actions.format_seconds(duration.total_seconds())
+
+
+def value_text(value: Any, limit: int = 60) -> str:
+    text = "-" if value is None else str(value)
+    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
+
+
+def recent_runs_html(task: PeriodicTask, count: int = RECENT_RUNS) -> str:
+    """The task's newest runs as a read-only table, with a link to all of them."""
+    runs = list(TaskRun.objects.filter(periodic_task=task)[:count])
+    all_runs = format_html(
+        '<p><a href="{}">All runs of this task, with a chart of their durations</a></p>',
+        admin_link(TaskRun, "changelist", query={"periodic_task__id__exact": task.pk}),
+    )
+    if not runs:
+        return format_html("<p>No run yet.</p>{}", all_runs)
+    rows = format_html_join(
+        "",
+        '<tr><td><a href="{}">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>'
+        "<td>{}</td><td>{}</td><td>{}</td></tr>",
+        (
+            (
+                admin_link(TaskRun, "change", run.pk),
+                run.pk,
+                run.state,
+                run.get_trigger_display(),
+                when_text(run.scheduled_for) if run.scheduled_for else "manual",
+                when_text(run.claimed_at),
+                duration_text(run.duration),
+                run.worker or "-",
+                value_text(run.error, 120) if run.error else "",
+            )
+            for run in runs
+        ),
+    )
+    return format_html(
+        '<table class="djag-recent-runs"><thead><tr><th>run</th><th>state</th><th>trigger</th>'
+        "<th>scheduled for</th><th>claimed at</th><th>duration</th><th>worker</th>"
+        "<th>error</th></tr></thead><tbody>{}</tbody></table>{}",
+        rows,
+        all_runs,
+    )
+
+
+def change_history_html(task: PeriodicTask, count: int = RECENT_CHANGES) -> str:
+    """The task's ScheduleChange rows, newest first: who, when, which fields (old -> new)."""
+    changes = list(
+        ScheduleChange.objects.filter(model=ScheduleChange.Kind.TASK, object_id=task.pk).order_by(
+            "-at", "-id"
+        )[:count]
+    )
+    all_changes = format_html(
+        '<p><a href="{}">All changes of this task</a></p>',
+        admin_link(
+            ScheduleChange,
+            "changelist",
+            query={"model": ScheduleChange.Kind.TASK, "object_id": task.pk},
+        ),
+    )
+    if not changes:
+        return format_html("<p>No change recorded.</p>{}", all_changes)
+    rows = format_html_join(
+        "",
+        "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+        (
+            (
+                when_text(change.at),
+                change.actor or "-",
+                change.get_action_display(),
+                format_html_join(
+                    "",
+                    "<div><code>{}</code>: {} &rarr; {}</div>",
+                    (
+                        (name, value_text(old), value_text(new))
+                        for name, (old, new) in sorted(_pairs(change.changes))
+                    ),
+                )
+                if change.action == ScheduleChange.Action.UPDATE
+                else ", ".join(sorted(change.changes)),
+            )
+            for change in changes
+        ),
+    )
+    return format_html(
+        '<table class="djag-change-history"><thead><tr><th>when</th><th>who</th>'
+        "<th>what</th><th>fields</th></tr></thead><tbody>{}</tbody></table>{}",
+        rows,
+        all_changes,
+    )
+
+
+def _pairs(changes: Any) -> list[tuple[str, tuple[Any, Any]]]:
+    """The ``field: [old, new]`` items of a change, tolerating a malformed row."""
+    if not isinstance(changes, dict):
+        return []
+    pairs = []
+    for name, value in changes.items():
+        if isinstance(value, list | tuple) and len(value) == 2:
+            pairs.append((str(name), (value[0], value[1])))
+        else:
+            pairs.append((str(name), (None, value)))
+    return pairs
+
+
+class PauseForm(forms.Form):
+    until = forms.DateTimeField(
+        label="Pause until",
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        help_text="No event at or before this moment runs; later events run as usual.",
+    )
+
+    def clean_until(self) -> Any:
+        until = self.cleaned_data["until"]
+        if until <= timezone.now():
+            raise ValidationError("Choose a moment in the future.")
+        return until
+
+
+class ConfirmForm(forms.Form):
+    """An intermediate page with nothing to fill in: the button confirms."""
+
+
 @admin.register(PeriodicTask)
 class PeriodicTaskAdmin(AttributedChangesMixin, admin.ModelAdmin):
     formfield_overrides = JSON_EDITING
@@ -143,15 +286,26 @@ class PeriodicTaskAdmin(AttributedChangesMixin, admin.ModelAdmin):
         "schedule_text",
         "enabled",
         "misfire_policy",
+        "in_code",
         "waiting_for",
         "problem_flag",
     )
-    list_filter = ("enabled", "misfire_policy", "task")
+    list_filter = ("enabled", "misfire_policy", "task", "source")
     search_fields = ("name", "task", "description")
     autocomplete_fields = ("crontab",)
     list_select_related = ("crontab",)
     inlines = (DependencyInline,)
+    actions = (
+        "run_now",
+        "enable_tasks",
+        "disable_tasks",
+        "pause_until",
+        "resume_from_now",
+        "clear_lost_runs",
+    )
     readonly_fields = (
+        "recent_runs",
+        "change_history",
         "schedule_text",
         "next_fires",
         "waiting_for",
@@ -217,6 +371,14 @@ class PeriodicTaskAdmin(AttributedChangesMixin, admin.ModelAdmin):
     def next_fires(self, obj: PeriodicTask) -> str:
         return fire_times_html(obj.crontab) if obj.crontab_id else "-"
 
+    def get_urls(self) -> list[Any]:
+        from django.urls import path
+
+        from djag.dag_view import view_for
+
+        dag = path("dag/", self.admin_site.admin_view(view_for(self)), name="djag_periodictask_dag")
+        return [dag, *super().get_urls()]
+
     def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
         return WaitingChangeList
 
@@ -230,9 +392,197 @@ class PeriodicTaskAdmin(AttributedChangesMixin, admin.ModelAdmin):
             found = status.waiting([obj.pk], timezone.now()).get(obj.pk)
         return str(found) if found is not None else "-"
 
+    @admin.display(description="in code", boolean=True)
+    def in_code(self, obj: PeriodicTask) -> bool:
+        """Declared in a schedule file (djag_sync): edits here are overwritten by the next sync."""
+        return bool(obj.source)
+
     @admin.display(description="problem", boolean=False)
     def problem_flag(self, obj: PeriodicTask) -> str:
         return obj.problem[:80]
+
+    # -- the change page: recent runs and history ---------------------------------------------
+
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
+        fieldsets = list(super().get_fieldsets(request, obj))
+        if obj is None or obj.pk is None:
+            return fieldsets
+        if request.user.has_perm("djag.view_taskrun"):
+            fieldsets.append(("Recent runs", {"fields": ("recent_runs",)}))
+        if request.user.has_perm("djag.view_schedulechange"):
+            fieldsets.append(("Change history", {"fields": ("change_history",)}))
+        return fieldsets
+
+    @admin.display(description=f"last {RECENT_RUNS} runs")
+    def recent_runs(self, obj: PeriodicTask) -> str:
+        return recent_runs_html(obj) if obj.pk else "-"
+
+    @admin.display(description="changes, newest first")
+    def change_history(self, obj: PeriodicTask) -> str:
+        return change_history_html(obj) if obj.pk else "-"
+
+    # -- actions (AttributedChangesMixin runs them inside acting_as(request.user)) -----------
+
+    @admin.action(description="Run now (a manual run, published at once)", permissions=["change"])
+    def run_now(self, request: HttpRequest, queryset: models.QuerySet[PeriodicTask]) -> None:
+        result = actions.run_now(list(queryset.values_list("pk", flat=True)))
+        if result.sent:
+            self.message_user(
+                request,
+                "Sent a manual run of "
+                + ", ".join(f"{name} (run {run_id})" for name, run_id in result.sent)
+                + ".",
+                messages.SUCCESS,
+            )
+        for name, run_id, error in result.failed:
+            self.message_user(
+                request,
+                f"Could not publish the run of {name}; run {run_id} is marked failed. "
+                f"Is the broker reachable? {error}",
+                messages.ERROR,
+            )
+        for name, why in result.refused:
+            self.message_user(request, f"{name} was not run: {why}.", messages.ERROR)
+
+    @admin.action(description="Enable", permissions=["change"])
+    def enable_tasks(self, request: HttpRequest, queryset: models.QuerySet[PeriodicTask]) -> None:
+        changed, already = self._write(request, actions.set_enabled, queryset, True)
+        if changed is not None:
+            self.message_user(
+                request,
+                f"Enabled {_tasks(changed)}; they start afresh from now (no backlog)."
+                + (f" {_tasks(already)} already enabled." if already else ""),
+                messages.SUCCESS,
+            )
+
+    @admin.action(description="Disable", permissions=["change"])
+    def disable_tasks(self, request: HttpRequest, queryset: models.QuerySet[PeriodicTask]) -> None:
+        changed, already = self._write(request, actions.set_enabled, queryset, False)
+        if changed is not None:
+            self.message_user(
+                request,
+                f"Disabled {_tasks(changed)}; runs in flight go on."
+                + (f" {_tasks(already)} already disabled." if already else ""),
+                messages.SUCCESS,
+            )
+
+    @admin.action(description="Pause until\u2026", permissions=["change"])
+    def pause_until(
+        self, request: HttpRequest, queryset: models.QuerySet[PeriodicTask]
+    ) -> HttpResponse | None:
+        form = PauseForm(request.POST if "apply" in request.POST else None)
+        if form.is_valid():
+            until = form.cleaned_data["until"]
+            count, _ = self._write(request, _pair(actions.set_resume_at), queryset, until)
+            if count is not None:
+                self.message_user(
+                    request,
+                    f"Paused {_tasks(count)} until {when_text(until)} "
+                    f"({timezone.get_current_timezone_name()}): no event at or before then runs.",
+                    messages.SUCCESS,
+                )
+            return None
+        return self.action_page(
+            request,
+            queryset,
+            form,
+            action="pause_until",
+            title="Pause until\u2026",
+            intro="Events at or before the chosen moment are dropped (not caught up); "
+            "runs in flight go on. Enabling a disabled task later starts it from that moment.",
+            button="Pause",
+        )
+
+    @admin.action(description="Resume from now (drop pending events)", permissions=["change"])
+    def resume_from_now(
+        self, request: HttpRequest, queryset: models.QuerySet[PeriodicTask]
+    ) -> None:
+        now = timezone.now()
+        count, _ = self._write(request, _pair(actions.set_resume_at), queryset, now)
+        if count is not None:
+            self.message_user(
+                request,
+                f"{_tasks(count).capitalize()} resume from {when_text(now)}: pending events "
+                "are dropped, a pause is lifted.",
+                messages.SUCCESS,
+            )
+
+    @admin.action(
+        description="Clear lost runs (mark runs in flight lost, freeing their slots)",
+        permissions=["change"],
+    )
+    def clear_lost_runs(
+        self, request: HttpRequest, queryset: models.QuerySet[PeriodicTask]
+    ) -> HttpResponse | None:
+        if "apply" in request.POST:
+            count = actions.mark_in_flight_lost(queryset)
+            self.message_user(
+                request,
+                f"Marked {count} run{'s' if count != 1 else ''} in flight lost; "
+                "their slots are free.",
+                messages.SUCCESS if count else messages.WARNING,
+            )
+            return None
+        in_flight = TaskRun.objects.filter(
+            periodic_task__in=queryset, state__in=actions.ACTIVE_STATES
+        ).count()
+        return self.action_page(
+            request,
+            queryset,
+            ConfirmForm(),
+            action="clear_lost_runs",
+            title="Clear lost runs",
+            intro=f"{in_flight} run{'s' if in_flight != 1 else ''} of these tasks "
+            "(claimed, sent, started or retrying) will be marked lost now, as beat does after "
+            "run_timeout_seconds, and stop holding max_running slots. Do this only when their "
+            "workers are known to be gone: a worker still running one would overlap with the "
+            "next run. The rows stay in the ledger.",
+            button="Mark lost",
+        )
+
+    def _write(self, request: HttpRequest, write: Any, *args: Any) -> tuple[Any, Any]:
+        """Run a schedule write; a refused write becomes an error message, never a 500."""
+        try:
+            return write(*args)
+        except ValidationError as exc:
+            error = "; ".join(exc.messages)
+            self.message_user(request, f"Nothing changed: {error}", messages.ERROR)
+            return None, None
+
+    def action_page(
+        self,
+        request: HttpRequest,
+        queryset: models.QuerySet[PeriodicTask],
+        form: forms.Form,
+        *,
+        action: str,
+        title: str,
+        intro: str,
+        button: str,
+    ) -> HttpResponse:
+        """The intermediate page of an action: the chosen tasks, a form, a button."""
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": title,
+            "intro": intro,
+            "button": button,
+            "form": form,
+            "tasks": queryset,
+            "action": action,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            "media": self.media + form.media,
+        }
+        return TemplateResponse(request, "admin/djag/periodictask/action_form.html", context)
+
+
+def _tasks(count: int) -> str:
+    return f"{count} task{'s' if count != 1 else ''}"
+
+
+def _pair(write: Any) -> Any:
+    """A write returning a count, as the (count, None) pair ``_write`` passes on."""
+    return lambda *args: (write(*args), None)
 
 
 @admin.register(TaskDependency)
@@ -294,17 +644,70 @@ class TaskRunAdmin(ReadOnlyAdmin):
         "claimed_at",
         "started_at",
         "finished_at",
-        "duration",
+        "duration_column",
         "worker",
         "short_error",
     )
-    list_filter = ("state", "trigger", "claimed_at")
+    list_filter = (
+        "state",
+        "trigger",
+        ("periodic_task", admin.RelatedOnlyFieldListFilter),
+        "claimed_at",
+    )
     search_fields = ("task_name", "celery_task_id", "error")
     date_hierarchy = "claimed_at"
+    fields = (
+        ("periodic_task", "task_name", "task"),
+        ("trigger", "state", "coalesced_count"),
+        "scheduled_for",
+        ("claimed_at", "sent_at"),
+        ("started_at", "finished_at", "duration_column"),
+        ("celery_task_id", "worker"),
+        "error_block",
+    )
+
+    def get_queryset(self, request: HttpRequest) -> models.QuerySet[TaskRun]:
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                run_duration=models.ExpressionWrapper(
+                    models.F("finished_at") - models.F("started_at"),
+                    output_field=models.DurationField(),
+                )
+            )
+        )
+
+    @admin.display(description="duration", ordering="run_duration")
+    def duration_column(self, obj: TaskRun) -> str:
+        return duration_text(obj.duration)
 
     @admin.display(description="error")
     def short_error(self, obj: TaskRun) -> str:
         return obj.error[:100]
+
+    @admin.display(description="error")
+    def error_block(self, obj: TaskRun) -> str:
+        if not obj.error:
+            return "-"
+        return format_html(
+            '<pre class="djag-error" style="white-space: pre-wrap; margin: 0">{}</pre>', obj.error
+        )
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        """On the runs of one task (``?periodic_task__id__exact=N``), a chart of durations."""
+        extra_context = dict(extra_context or {})
+        task_id = request.GET.get("periodic_task__id__exact", "")
+        if task_id.isdigit():
+            task = PeriodicTask.objects.filter(pk=int(task_id)).first()
+            if task is not None:
+                extra_context["duration_chart_task"] = task
+                extra_context["duration_chart"] = actions.duration_chart_svg(
+                    actions.duration_points(task.pk)
+                )
+        return super().changelist_view(request, extra_context)
 
 
 @admin.register(ScheduleChange)

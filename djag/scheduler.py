@@ -19,7 +19,7 @@ from celery.beat import Scheduler
 from djag import conf, wakeup
 from djag.engine import Dispatch, Engine
 from djag.lease import Lease
-from djag.store import RUN_ID_HEADER, Store
+from djag.store import Store, message_options
 
 logger = logging.getLogger("djag.beat")
 
@@ -114,8 +114,7 @@ class DjagScheduler(Scheduler):
         failures: list[tuple[Dispatch, Exception]] = []
         producer = self.producer
         for dispatch in dispatches:
-            options = dict(dispatch.options)
-            options["headers"] = {**options.get("headers", {}), RUN_ID_HEADER: dispatch.run_id}
+            options = message_options(dispatch.options, dispatch.run_id)
             try:
                 self.app.send_task(
                     dispatch.task,

@@ -45,6 +45,11 @@ CHUNK = 2000
 RUN_ID_HEADER = "djag_run_id"
 
 
+def message_options(options: dict[str, Any], run_id: int) -> dict[str, Any]:
+    """A run's message options: the task's routing options, with the run id in the headers."""
+    return {**options, "headers": {**options.get("headers", {}), RUN_ID_HEADER: run_id}}
+
+
 def to_epoch(moment: dt.datetime | None) -> int | None:
     return None if moment is None else int(moment.timestamp())
 

@@ -523,3 +523,17 @@ def test_admin_user_action_records_its_author_and_deleter(admin_client: Client) 
         "admin",
         action.created_at,
     )
+
+
+def test_code_managed_tasks_are_marked_in_the_list(
+    admin_client: Client, make_task: MakeTask
+) -> None:
+    make_task(name="from-file", source="schedules.yaml")
+    make_task(name="by-hand")
+    page = admin_client.get(admin_url(PeriodicTask, "changelist")).content.decode()
+    assert "In code" in page
+    assert page.count('alt="True"') == 3  # both enabled, one in code
+    assert page.count('alt="False"') == 1
+    filtered = admin_client.get(admin_url(PeriodicTask, "changelist") + "?source=schedules.yaml")
+    assert "from-file" in filtered.content.decode()
+    assert "by-hand" not in filtered.content.decode()
