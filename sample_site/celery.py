@@ -4,6 +4,8 @@ import os
 
 from celery import Celery
 
+from sample_site import filesystem_broker  # noqa: F401  (kombu's filesystem transport, fixed)
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "sample_site.settings")
 
 app = Celery("sample_site")

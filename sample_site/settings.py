@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import dj_database_url
+import django
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("DJAG_VAR_DIR", BASE_DIR / "var"))
@@ -71,8 +72,12 @@ TEMPLATES = [
 def database_from_url(url: str) -> dict[str, Any]:
     config: dict[str, Any] = dict(dj_database_url.parse(url, conn_max_age=0))
     if config["ENGINE"] == "django.db.backends.sqlite3":
-        # beat, a worker and the web server write to one file: wait for locks.
+        # beat, a worker and the web server write to one file: wait for locks. A
+        # transaction that reads then writes (every schedule save) must take the
+        # write lock when it begins, or SQLite refuses its write at once.
         config["OPTIONS"] = {"timeout": 30}
+        if django.VERSION >= (5, 1):
+            config["OPTIONS"]["transaction_mode"] = "IMMEDIATE"
     if config["ENGINE"] == "django.db.backends.mysql":
         config["OPTIONS"] = {"charset": "utf8mb4"}
     return config
