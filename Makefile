@@ -7,6 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DJAG_TEST_DB ?= sqlite
 PYTEST_ARGS ?=
+BENCH_ARGS ?= --sizes 1000,10000 --db sqlite --broker memory --repeat 3 --out var/bench
 
 .PHONY: demo test test-django42 lint docs bench clean install
 
@@ -39,6 +40,15 @@ docs: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/python -m sample_site.run_demo
+
+# Benchmarks against django-celery-beat and celery-redbeat (docs/performance.md).
+BENCH_STAMP := $(VENV)/.bench-installed
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/pip install -q -e ".[bench]"
+	touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var build *.egg-info
