@@ -15,7 +15,7 @@ from django.contrib.admin import helpers
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
@@ -23,7 +23,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
 
 from djag import actions, status
-from djag.forms import JSON_EDITING
+from djag.forms import JSON_EDITING, PeriodicTaskForm, crontab_from_line, registered_task_names
 from djag.models import (
     Crontab,
     PeriodicTask,
@@ -279,6 +279,7 @@ class ConfirmForm(forms.Form):
 
 @admin.register(PeriodicTask)
 class PeriodicTaskAdmin(AttributedChangesMixin, admin.ModelAdmin):
+    form = PeriodicTaskForm
     formfield_overrides = JSON_EDITING
     list_display = (
         "name",
@@ -318,7 +319,20 @@ class PeriodicTaskAdmin(AttributedChangesMixin, admin.ModelAdmin):
     )
     fieldsets = (
         (None, {"fields": ("name", "task", "enabled", "waiting_for", "description")}),
-        ("When", {"fields": ("crontab", "schedule_text", "next_fires", "start_at", "end_at")}),
+        (
+            "When",
+            {
+                "fields": (
+                    "cron",
+                    "cron_timezone",
+                    "crontab",
+                    "schedule_text",
+                    "next_fires",
+                    "start_at",
+                    "end_at",
+                )
+            },
+        ),
         ("Arguments", {"fields": ("args", "kwargs")}),
         (
             "Misfires and concurrency",
@@ -377,7 +391,55 @@ class PeriodicTaskAdmin(AttributedChangesMixin, admin.ModelAdmin):
         from djag.dag_view import view_for
 
         dag = path("dag/", self.admin_site.admin_view(view_for(self)), name="djag_periodictask_dag")
-        return [dag, *super().get_urls()]
+        preview = path(
+            "cron-preview/",
+            self.admin_site.admin_view(self.cron_preview_view),
+            name="djag_periodictask_cron_preview",
+        )
+        return [dag, preview, *super().get_urls()]
+
+    # -- the form: a cron line with its live preview, task name suggestions ------------------
+
+    def get_form(
+        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
+    ) -> Any:
+        form: Any = super().get_form(request, obj, change=change, **kwargs)
+        form.preview_url = reverse(f"{self.admin_site.name}:djag_periodictask_cron_preview")
+        return form
+
+    def cron_preview_view(self, request: HttpRequest) -> JsonResponse:
+        """``cron-preview/?line=...&timezone=...``: the readable text of a cron line and its
+        next five fire times in the zone, or the error that the form would show."""
+        if not self.has_view_permission(request):
+            return JsonResponse({"text": "", "next": [], "error": "Permission denied."}, status=403)
+        line = request.GET.get("line", "").strip()
+        zone = request.GET.get("timezone", "").strip() or "UTC"
+        if not line:
+            return JsonResponse({"text": "", "next": [], "error": None})
+        try:
+            crontab = crontab_from_line(line, zone)
+            fires = crontab.next_fires(5)
+        except ValidationError as exc:
+            return JsonResponse({"text": "", "next": [], "error": " ".join(exc.messages)})
+        except Exception as exc:  # a line the parser takes but the schedule cannot run
+            return JsonResponse({"text": "", "next": [], "error": str(exc)})
+        return JsonResponse(
+            {
+                "text": crontab.describe(),
+                "next": [f"{when:%Y-%m-%d %H:%M:%S %Z}" for when in fires],
+                "error": None if fires else "This line never fires.",
+            }
+        )
+
+    def save_model(self, request: HttpRequest, obj: PeriodicTask, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if obj.task not in registered_task_names():
+            self.message_user(
+                request,
+                f"The Celery task {obj.task!r} is not registered in this process; "
+                "check the worker has it.",
+                messages.WARNING,
+            )
 
     def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
         return WaitingChangeList
