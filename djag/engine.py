@@ -93,6 +93,7 @@ class Engine:
         self.dirty_checkpoints: dict[int, int] = {}
         self.feed: ChangeFeed | None = None
         self.wake_token: str | None = None
+        self.activity: tuple[object, ...] | None = None  # Store.activity() at the last full poll
         self.cache_error: str | None = None  # set while the wake-up key cannot be read
         self.next_check = 0.0
         self.next_db_poll = 0.0
@@ -101,6 +102,7 @@ class Engine:
 
     def load(self, now: float) -> None:
         """Read the whole schedule once; afterwards only changes are applied."""
+        self.activity = self.store.activity()  # first: what is written later is read later
         self.feed = ChangeFeed(self.store, self.store.change_cursor())
         self.wake_token = self._read_wake_token()
         self._load_crontabs(None)
@@ -229,10 +231,13 @@ class Engine:
     def check(self, now: float) -> None:
         """Read the wake-up key; on news, or every DJAG_POLL_SECONDS, read the database."""
         self.next_check = now + self.CHECK_SECONDS
-        token = self._read_wake_token()
-        woken = token is not None and token != self.wake_token
-        if woken or now >= self.next_db_poll:
-            self.wake_token = token
+        poll_due = now >= self.next_db_poll
+        # A due poll reads the database anyway: the key can wait for the next check,
+        # so that no idle tick costs more than one query (the key may be in the database).
+        token = None if poll_due else self._read_wake_token()
+        if poll_due or (token is not None and token != self.wake_token):
+            if token is not None:
+                self.wake_token = token
             self.next_db_poll = now + self.poll_seconds
             self.poll(now)
 
@@ -256,11 +261,18 @@ class Engine:
         return token
 
     def poll(self, now: float) -> None:
+        """Read schedule changes and run updates, or only ask whether there are any."""
         assert self.feed is not None, "load() first"
+        activity = self.store.activity()
+        if activity == self.activity and not self.feed.gaps:
+            # Nothing was written since the last full poll: only the clock moved.
+            self._settle_runs(dict(self.active), set(), now, reread_waiting=False)
+            return
         batch = self.feed.read(now)
         if batch:
             self.apply_changes(batch, now)
         self.refresh_runs(now)
+        self.activity = activity
 
     # -- schedule changes ---------------------------------------------------------
 
@@ -306,9 +318,16 @@ class Engine:
                 self._note_start(run.task_id, run.claimed_at)
                 changed.add(run.task_id)
         before, self.active = self.active, current
+        self._settle_runs(before, changed, now, reread_waiting=True)
+
+    def _settle_runs(
+        self, before: dict[int, ActiveRun], changed: set[int], now: float, *, reread_waiting: bool
+    ) -> None:
+        """Expire lost runs, recount active ones, and re-plan the tasks this may free."""
         changed |= self._expire_lost(now)
         changed |= self._recount_active(before)
-        changed |= self._refresh_waiting_marks()
+        if reread_waiting:
+            changed |= self._refresh_waiting_marks()
         self._replan_affected(changed, now)
         self.republish_claims(now, older_than=STALE_CLAIM_SECONDS)
 

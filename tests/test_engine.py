@@ -263,9 +263,31 @@ def test_idle_tick_reads_at_most_one_query(engine):
     for i in range(50):
         make_task(f"t{i}", every(minute="0"))
     engine.load(E0)
-    with CaptureQueriesContext(connection) as queries:
-        run(engine, 0.7)
-    assert len(queries) <= 1
+    run(engine, 0.1)
+    per_tick = []
+    for step in range(1, 61):  # 30 s of ticks every 0.5 s: checks and fallback polls
+        with CaptureQueriesContext(connection) as queries:
+            run(engine, 0.1 + step * 0.5)
+        per_tick.append(len(queries))
+    assert max(per_tick) == 1
+    assert sum(per_tick) == 6  # one query per fallback poll (every 5 s), none per check
+
+
+def test_quiet_poll_still_sees_runs_and_changes_made_by_others(engine, wake):
+    report = make_task("report", max_running=1)
+    engine.load(E0)
+    run(engine, 0.1)
+    # A manual run claimed by the admin, the cache silent: the fallback poll must see it.
+    TaskRun.objects.create(
+        periodic_task=report, task_name="report", trigger="manual", state=RunState.SENT
+    )
+    run(engine, 5.2)
+    assert engine.progress[report.pk].active_runs == 1
+    run(engine, 61)  # its event is due but the manual run holds the only slot
+    assert slots("report") == [(-1, RunState.SENT, 1)]
+    TaskRun.objects.filter(task_name="report").update(state=RunState.SUCCESS, finished_at=T0)
+    run(engine, 66.5)
+    assert slots("report") == [(-1, RunState.SUCCESS, 1), (60, RunState.SENT, 1)]
 
 
 def test_lost_run_frees_its_slot(engine):

@@ -740,7 +740,10 @@ def _segment_at(zone: ZoneInfo, instant: int) -> _Segment | None:
 class CronSchedule:
     """The events of a crontab in a zone. Immutable; its caches are safe to share."""
 
-    __slots__ = ("_clock", "_elapsed", "_fields", "_never", "_zone")
+    __slots__ = ("_clock", "_elapsed", "_fields", "_never", "_next_after", "_zone")
+
+    #: Bound on remembered next_after answers; many tasks share a crontab and a start.
+    NEXT_AFTER_CACHE = 4096
 
     def __init__(self, fields: CronFields, zone: ZoneInfo) -> None:
         self._fields = fields
@@ -748,6 +751,7 @@ class CronSchedule:
         self._clock = _wall_clock(fields)
         self._elapsed = fields.hour_steps_on_elapsed_time
         self._never = never_fires(fields)
+        self._next_after: dict[int, int | None] = {}
 
     @property
     def fields(self) -> CronFields:
@@ -762,6 +766,15 @@ class CronSchedule:
 
     def next_after(self, t: int) -> int | None:
         """The smallest event instant > t; None if the schedule never fires again."""
+        known = self._next_after
+        if t in known:
+            return known[t]
+        if len(known) >= self.NEXT_AFTER_CACHE:
+            known.clear()
+        answer = known[t] = self._compute_next_after(t)
+        return answer
+
+    def _compute_next_after(self, t: int) -> int | None:
         if self._never:
             return None
         clock, candidate = self._clock, t + 1
