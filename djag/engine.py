@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import heapq
 import logging
+import math
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
@@ -36,6 +37,9 @@ STALE_CLAIM_SECONDS = 60.0
 
 #: After a failed publish (broker down), wait this long before trying again.
 PUBLISH_RETRY_SECONDS = 5.0
+
+#: The timeout of a run whose task is gone (the model's default run_timeout_seconds).
+DEFAULT_RUN_TIMEOUT = 3600
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +97,7 @@ class Engine:
         self.dirty_checkpoints: dict[int, int] = {}
         self.feed: ChangeFeed | None = None
         self.wake_token: str | None = None
+        self.next_expiry = 0.0  # no active run can be lost before this instant
         self.activity: tuple[object, ...] | None = None  # Store.activity() at the last full poll
         self.cache_error: str | None = None  # set while the wake-up key cannot be read
         self.next_check = 0.0
@@ -114,6 +119,7 @@ class Engine:
         self.waiting.clear()
         self.unpublished.clear()
         self.active = {run.id: run for run in self.store.active_runs()}
+        self.next_expiry = 0.0
         active_counts = Counter(run.task_id for run in self.active.values())
         newest = self.store.last_events(since=checkpoint_time)
         counted = self.store.scheduled_run_counts([r.id for r in rows if r.max_runs is not None])
@@ -266,7 +272,8 @@ class Engine:
         activity = self.store.activity()
         if activity == self.activity and not self.feed.gaps:
             # Nothing was written since the last full poll: only the clock moved.
-            self._settle_runs(dict(self.active), set(), now, reread_waiting=False)
+            self._replan_affected(self._expire_lost(now), now)
+            self.republish_claims(now, older_than=STALE_CLAIM_SECONDS)
             return
         batch = self.feed.read(now)
         if batch:
@@ -318,16 +325,10 @@ class Engine:
                 self._note_start(run.task_id, run.claimed_at)
                 changed.add(run.task_id)
         before, self.active = self.active, current
-        self._settle_runs(before, changed, now, reread_waiting=True)
-
-    def _settle_runs(
-        self, before: dict[int, ActiveRun], changed: set[int], now: float, *, reread_waiting: bool
-    ) -> None:
-        """Expire lost runs, recount active ones, and re-plan the tasks this may free."""
+        self.next_expiry = 0.0  # new runs: scan them all
         changed |= self._expire_lost(now)
         changed |= self._recount_active(before)
-        if reread_waiting:
-            changed |= self._refresh_waiting_marks()
+        changed |= self._refresh_waiting_marks()
         self._replan_affected(changed, now)
         self.republish_claims(now, older_than=STALE_CLAIM_SECONDS)
 
@@ -344,13 +345,23 @@ class Engine:
             last_success = max(finished_at, last_success or finished_at)
         self.marks[task_id] = replace(marks, last_finish=last_finish, last_success=last_success)
 
+    def _timeout_of(self, task_id: int | None) -> int:
+        task = self.tasks.get(task_id) if task_id is not None else None
+        return task.row.run_timeout_seconds if task else DEFAULT_RUN_TIMEOUT
+
     def _expire_lost(self, now: float) -> set[int]:
+        """Mark runs past their timeout lost; scan again only when the next one may be."""
+        if now < self.next_expiry:
+            return set()
         lost = []
+        next_expiry = math.inf
         for run in self.active.values():
-            task = self.tasks.get(run.task_id) if run.task_id is not None else None
-            timeout = task.row.run_timeout_seconds if task else 3600
-            if now - run.claimed_at > timeout:
+            deadline = run.claimed_at + self._timeout_of(run.task_id)
+            if now > deadline:
                 lost.append(run)
+            else:
+                next_expiry = min(next_expiry, deadline)
+        self.next_expiry = next_expiry
         if not lost:
             return set()
         self.store.mark_lost([run.id for run in lost], now)
@@ -365,6 +376,11 @@ class Engine:
                     run.task_id,
                 )
                 self._note_finish(run.task_id, RunState.LOST, now)
+                progress = self.progress.get(run.task_id)
+                if progress is not None and progress.active_runs > 0:
+                    self.progress[run.task_id] = replace(
+                        progress, active_runs=progress.active_runs - 1
+                    )
                 changed.add(run.task_id)
         return changed
 
@@ -517,6 +533,7 @@ class Engine:
             self.active[run.id] = ActiveRun(
                 run.id, run.task_id, RunState.CLAIMED, run.celery_task_id, run.claimed_at, None
             )
+            self.next_expiry = min(self.next_expiry, run.claimed_at + self._timeout_of(run.task_id))
             progress = self.progress.get(run.task_id)
             if progress is not None:
                 self.progress[run.task_id] = replace(progress, active_runs=progress.active_runs + 1)

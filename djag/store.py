@@ -553,7 +553,7 @@ def _db_datetime(connection: Any, moment: dt.datetime) -> Any:
     return connection.ops.adapt_datetimefield_value(moment)
 
 
-_EMPTY_JSON = {list: "[]", dict: "{}"}
+_EMPTY_JSON: dict[type, str] = {list: "[]", dict: "{}"}
 
 
 def _decode_json(text: str | None, kind: type, name: str) -> tuple[Any, str]:
