@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 
-from django.db import connections, router
+from django.db import OperationalError, connections, router
 from django.db.models import Count, Max, Q, TextField
 from django.db.models.functions import Cast
 from django.utils import timezone
@@ -58,6 +60,45 @@ def to_epoch(moment: dt.datetime | None) -> int | None:
 
 def from_epoch(seconds: float) -> dt.datetime:
     return dt.datetime.fromtimestamp(seconds, dt.UTC)
+
+
+T = TypeVar("T")
+
+#: Errors a database raises on the victim of a deadlock: MariaDB/MySQL's errno,
+#: PostgreSQL's SQLSTATE. The statement was rolled back and may simply be run again.
+DEADLOCK_ERRNOS = {1213}
+DEADLOCK_SQLSTATES = {"40P01", "40001"}
+DEADLOCK_ATTEMPTS = 4
+
+
+def is_deadlock(exc: OperationalError) -> bool:
+    cause = exc.__cause__
+    if getattr(cause, "sqlstate", None) in DEADLOCK_SQLSTATES:
+        return True
+    args: tuple[Any, ...] = getattr(cause, "args", ())
+    return bool(args) and args[0] in DEADLOCK_ERRNOS
+
+
+def retry_deadlocks(write: Callable[[], T], using: str) -> T:
+    """Run a single-statement write again when the database made it a deadlock victim.
+
+    InnoDB does so under concurrent updates of nearby rows (a worker marking a
+    run started while beat marks a batch sent); retrying is its documented
+    remedy. Inside a transaction the whole transaction is gone, so the error is
+    raised for the caller's transaction to handle.
+    """
+    for attempt in range(1, DEADLOCK_ATTEMPTS + 1):
+        try:
+            return write()
+        except OperationalError as exc:
+            if (
+                attempt == DEADLOCK_ATTEMPTS
+                or connections[using].in_atomic_block
+                or not is_deadlock(exc)
+            ):
+                raise
+            time.sleep(0.01 * attempt)
+    raise AssertionError("unreachable")
 
 
 def chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
@@ -469,8 +510,9 @@ class Store:
     def mark_sent(self, run_ids: Sequence[int], now: float) -> None:
         # Only from "claimed": a fast worker may already have marked the run started.
         for chunk in chunks(run_ids):
-            TaskRun.objects.using(self.using).filter(id__in=chunk, state=RunState.CLAIMED).update(
-                state=RunState.SENT, sent_at=from_epoch(now)
+            rows = TaskRun.objects.using(self.using).filter(id__in=chunk, state=RunState.CLAIMED)
+            retry_deadlocks(
+                partial(rows.update, state=RunState.SENT, sent_at=from_epoch(now)), self.using
             )
 
     def mark_failed(self, run_ids: Sequence[int], error: str, now: float) -> None:

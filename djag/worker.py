@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import socket
 from collections.abc import Iterable
+from functools import partial
 from typing import Any
 
 from celery import signals
@@ -22,7 +23,7 @@ from django.utils import timezone
 from djag import wakeup
 from djag.models import RunState, TaskRun
 from djag.models.run import ERROR_MAX_CHARS
-from djag.store import RUN_ID_HEADER, Store
+from djag.store import RUN_ID_HEADER, Store, retry_deadlocks
 
 logger = logging.getLogger("djag.worker")
 
@@ -55,7 +56,8 @@ def _move(run_id: int | None, from_states: Iterable[str], **fields: Any) -> None
         return
     try:
         close_old_connections()
-        TaskRun.objects.filter(id=run_id, state__in=list(from_states)).update(**fields)
+        rows = TaskRun.objects.filter(id=run_id, state__in=list(from_states))
+        retry_deadlocks(partial(rows.update, **fields), rows.db)
     except Exception:
         # The run will be found lost after its timeout; never fail the task for this.
         logger.exception("djag: could not record run %s as %s", run_id, fields.get("state"))
