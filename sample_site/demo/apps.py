@@ -18,4 +18,8 @@ class DemoConfig(AppConfig):
     label = "demo"
 
     def ready(self) -> None:
+        from djag import user_actions
+        from sample_site.demo.forms import PauseMailForm
+
         connection_created.connect(use_wal, dispatch_uid="demo-sqlite-wal")
+        user_actions.register("pause_mail", "Pause the queued mailings", PauseMailForm)

@@ -10,6 +10,10 @@ import random
 import time
 
 from celery import shared_task
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from djag.models import UserAction
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +41,13 @@ def email_report(to: str = "team@example.com") -> None:
 
 @shared_task(name="demo.send_queued_mail")
 def send_queued_mail(batch: int = 50) -> int:
+    # An operator can pause the mailings from the admin (a "pause_mail" user action).
+    pause = UserAction.objects.filter(action="pause_mail").first()
+    payload = pause.payload if pause is not None and isinstance(pause.payload, dict) else {}
+    until = parse_datetime(str(payload.get("until", "")))
+    if until is not None and until > timezone.now():
+        logger.info("mailings paused until %s: %s", until, payload.get("reason", ""))
+        return 0
     sent = random.randint(0, batch)
     logger.info("sent %d queued mails", sent)
     return sent
