@@ -17,6 +17,7 @@ import contextlib
 import ctypes
 import os
 import signal
+import socket
 import subprocess
 import sys
 import uuid
@@ -316,3 +317,95 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
         for process in getattr(item, "djag_processes", ()):
             report.sections.append((f"{process.label} log", process.log_text()))
     return report
+
+
+# -- fault injection (tests/e2e/test_faults.py) -------------------------------------------
+
+
+@pytest.fixture
+def start_worker(start_celery: Callable[..., CeleryProcess]) -> Callable[[], Worker]:
+    """``start_worker()``: one more worker like ``worker``'s, returned once it is ready."""
+
+    def start() -> Worker:
+        node = f"e2e-{uuid.uuid4().hex[:8]}@djag"
+        process = start_celery(
+            "worker",
+            "worker",
+            "--hostname",
+            node,
+            "--pool",
+            "prefork",
+            "--concurrency",
+            "2",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            graceful=False,
+        )
+
+        def ready() -> bool:
+            process.check_alive()
+            return f"{node} ready." in process.log_text()
+
+        wait_for(ready, START_SECONDS, "the worker to be ready")
+        return Worker(process, node)
+
+    return start
+
+
+def free_port() -> int:
+    with contextlib.closing(socket.socket()) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+#: No snapshot, no append-only file: a killed redis-server comes back empty.
+MEMORY_ONLY = ("--save", "", "--appendonly", "no", "--daemonize", "no")
+
+
+class RedisServer:
+    """A private, memory-only ``redis-server`` on a port of its own, which a test may kill."""
+
+    def __init__(self, log: Path) -> None:
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.log = log
+        self.popen: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with self.log.open("ab") as out:
+            self.popen = subprocess.Popen(
+                ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", *MEMORY_ONLY],
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+            )
+
+        def answers() -> bool:
+            assert self.popen is not None
+            if self.popen.poll() is not None:
+                raise AssertionError(f"redis-server exited with {self.popen.returncode}")
+            with contextlib.closing(redis.Redis.from_url(self.url)) as client:
+                try:
+                    return bool(client.ping())
+                except redis.ConnectionError:
+                    return False
+
+        wait_for(answers, START_SECONDS, "the private redis-server to answer")
+
+    def kill(self) -> None:
+        """Die at once (SIGKILL): the broker's messages and bindings are gone with it."""
+        if self.popen is not None and self.popen.poll() is None:
+            self.popen.kill()
+            self.popen.wait()
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    """A private redis-server, started; killed when the test ends (after its processes)."""
+    server = RedisServer(tmp_path / "redis-server.log")
+    server.start()
+    yield server
+    server.kill()
