@@ -388,3 +388,31 @@ def test_corrupted_row_is_reported_and_other_tasks_keep_running(
     bad.refresh_from_db()
     assert problem in bad.problem
     assert bad.problem_at is not None
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="only SQLite can skip CHECK constraints")
+@pytest.mark.parametrize(
+    ("column", "value", "problem"),
+    [
+        ("args", "[1,", "args is not valid JSON"),
+        ("kwargs", "[1]", "kwargs must be a JSON object, not list"),
+        ("headers", '"x"', "headers must be a JSON object, not str"),
+    ],
+)
+def test_undecodable_arguments_are_reported_and_other_tasks_keep_running(
+    engine, publisher, column, value, problem
+):
+    make_task("good", max_running=0)
+    bad = make_task("bad", every(second="30"))
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA ignore_check_constraints = ON")
+        try:
+            corrupt(PeriodicTask, bad.pk, column, value)
+        finally:
+            cursor.execute("PRAGMA ignore_check_constraints = OFF")
+    engine.load(E0)
+    for second in (1, 60.5, 120.5):
+        run(engine, second)
+    assert publisher.names() == ["good", "good"]
+    bad.refresh_from_db()
+    assert problem in bad.problem
