@@ -13,9 +13,41 @@ from dataclasses import dataclass
 
 from djag.core.cron import CronSchedule
 from djag.core.dag import NO_RUNS, Edge, RunMarks, blocking_edges
-from djag.core.plan import next_event
+from djag.core.plan import TaskSpec, next_event
+from djag.management.common import utc_text
 from djag.models import Crontab
 from djag.store import Store, TaskRow, from_epoch
+
+
+def why_never_runs(
+    *,
+    enabled: bool,
+    problem: str,
+    max_runs: int | None,
+    runs_so_far: int,
+    spec: TaskSpec | None,
+    now: int,
+) -> str | None:
+    """Why beat will never schedule a task again, or None if it will.
+
+    ``spec`` is None when the task's crontab cannot be read. Used by the admin
+    (what a waiting depender waits for) and by ``manage.py djag_check``.
+    """
+    if not enabled:
+        return "is disabled"
+    if spec is None:
+        return "has a crontab that does not parse"
+    if problem:
+        return f"cannot be scheduled ({problem})"
+    if max_runs is not None and runs_so_far >= max_runs:
+        return f"has reached max_runs ({max_runs} runs)"
+    if spec.end_at is not None and spec.end_at <= now:
+        return f"ended at {utc_text(from_epoch(spec.end_at))} (its end_at)"
+    if next_event(spec, now) is None:
+        if spec.end_at is not None:
+            return f"has no event left before its end_at ({utc_text(from_epoch(spec.end_at))})"
+        return "has a crontab that never fires again"
+    return None
 
 
 @dataclass(frozen=True)
@@ -46,6 +78,9 @@ def waiting(task_ids: Sequence[int], now: dt.datetime) -> dict[int, Waiting]:
     schedules = _schedules({row.crontab_id for row in rows.values()})
     last_events = store.last_events(None, list(edges))
     marks = store.run_marks(sorted(rows))
+    runs_so_far = store.scheduled_run_counts(
+        [row.id for row in rows.values() if row.max_runs is not None]
+    )
     moment = int(now.timestamp())
     found: dict[int, Waiting] = {}
     for task_id, task_edges in edges.items():
@@ -68,7 +103,7 @@ def waiting(task_ids: Sequence[int], now: dt.datetime) -> dict[int, Waiting]:
             found[task_id] = Waiting(
                 since=from_epoch(due),
                 blockers=tuple(
-                    _blocker(edge, rows.get(edge.dependee), schedules, marks, moment)
+                    _blocker(edge, rows.get(edge.dependee), schedules, marks, runs_so_far, moment)
                     for edge in blocking
                 ),
             )
@@ -90,21 +125,24 @@ def _blocker(
     dependee: TaskRow | None,
     schedules: dict[int, CronSchedule],
     marks: dict[int, RunMarks],
+    runs_so_far: dict[int, int],
     now: int,
 ) -> Blocker:
     if dependee is None:
         return Blocker(f"task {edge.dependee}", "no longer exists")
-    if not dependee.enabled:
-        return Blocker(dependee.name, "is disabled")
-    if dependee.problem:
-        return Blocker(dependee.name, f"cannot be scheduled ({dependee.problem})")
     schedule = schedules.get(dependee.crontab_id)
-    if schedule is None:
-        return Blocker(dependee.name, "has a crontab that cannot be read")
+    never = why_never_runs(
+        enabled=dependee.enabled,
+        problem=dependee.problem or dependee.stored_problem,
+        max_runs=dependee.max_runs,
+        runs_so_far=runs_so_far.get(dependee.id, 0),
+        spec=None if schedule is None else dependee.spec(schedule),
+        now=now,
+    )
+    if never is not None:
+        return Blocker(dependee.name, never)
     mark = marks.get(edge.dependee, NO_RUNS)
     failed_last = mark.last_finish is not None and mark.last_finish != mark.last_success
     if edge.require_success and failed_last:
         return Blocker(dependee.name, "has not succeeded since its last run ended without success")
-    if next_event(dependee.spec(schedule), now) is None:
-        return Blocker(dependee.name, "has no future event (its end_at has passed)")
     return Blocker(dependee.name, "has not finished a run since this task last ran")

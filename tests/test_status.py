@@ -81,7 +81,7 @@ def test_disabled_dependee_is_named_as_the_reason(chain) -> None:
 def test_dependee_past_its_end_is_named_as_the_reason(chain) -> None:
     sales, report = chain
     PeriodicTask.objects.filter(pk=sales.pk).update(end_at=T0 + dt.timedelta(seconds=30))
-    assert "sales has no future event" in reason(report)
+    assert "sales ended at 2026-03-02 12:00:30 UTC (its end_at)" in reason(report)
 
 
 def test_satisfied_dependency_is_not_waiting(chain) -> None:
@@ -111,3 +111,11 @@ def test_admin_list_and_page_show_the_wait(admin_client: Client, chain) -> None:
     ).content.decode()
     assert "waiting for sales since 2026-03-02 12:01:00 UTC" in page
     assert "ended without success" in page
+
+
+def test_dependee_that_used_up_its_max_runs_is_named_as_the_reason(chain) -> None:
+    sales, report = chain
+    ran(sales, 1)
+    ran(report, 2)
+    PeriodicTask.objects.filter(pk=sales.pk).update(max_runs=1)
+    assert "sales has reached max_runs (1 runs)" in reason(report)

@@ -21,9 +21,10 @@ from djag.core.dag import (
     deadlocked_cycles,
     unrunnable_dependers,
 )
-from djag.core.plan import TaskSpec, next_event
+from djag.core.plan import TaskSpec
 from djag.management.common import add_now_argument, utc_text
 from djag.models import PeriodicTask
+from djag.status import why_never_runs
 from djag.store import Store, from_epoch, to_epoch
 
 
@@ -66,30 +67,25 @@ def why_dead(
     runs_so_far: int,
     now: dt.datetime,
 ) -> str | None:
-    """Why beat will never schedule this task again, or None if it will."""
-    if not task["enabled"]:
-        return "is disabled"
-    if task["crontab_id"] in broken:
-        return "has a crontab that does not parse"
-    if task["problem"]:
-        return f"cannot be scheduled ({task['problem']})"
-    if task["max_runs"] is not None and runs_so_far >= task["max_runs"]:
-        return f"has reached max_runs ({task['max_runs']} runs)"
-    end_at = task["end_at"]
-    if end_at is not None and end_at <= now:
-        return f"ended at {utc_text(end_at)} (its end_at)"
-    spec = TaskSpec(
-        id=task["id"],
-        schedule=schedules[task["crontab_id"]],
-        start_at=to_epoch(task["start_at"]) or 0,
-        resume_at=to_epoch(task["resume_at"]),
-        end_at=to_epoch(end_at),
+    """Why beat will never schedule this task again (a values() row), or None if it will."""
+    schedule = None if task["crontab_id"] in broken else schedules[task["crontab_id"]]
+    spec = None
+    if schedule is not None:
+        spec = TaskSpec(
+            id=task["id"],
+            schedule=schedule,
+            start_at=to_epoch(task["start_at"]) or 0,
+            resume_at=to_epoch(task["resume_at"]),
+            end_at=to_epoch(task["end_at"]),
+        )
+    return why_never_runs(
+        enabled=task["enabled"],
+        problem=task["problem"],
+        max_runs=task["max_runs"],
+        runs_so_far=runs_so_far,
+        spec=spec,
+        now=int(now.timestamp()),
     )
-    if next_event(spec, int(now.timestamp())) is None:
-        if end_at is not None:
-            return f"has no event left before its end_at ({utc_text(end_at)})"
-        return "has a crontab that never fires again"
-    return None
 
 
 def edge_wait_text(
