@@ -21,7 +21,7 @@ import math
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfoNotFoundError
 
 from djag.core import cron
 from djag.core.dag import NO_RUNS, Edge, RunMarks, blocking_edges
@@ -149,11 +149,10 @@ class Engine:
     def _load_crontabs(self, ids: Iterable[int] | None) -> None:
         for crontab in self.store.load_crontabs(ids).values():
             try:
-                fields = cron.parse_cron(*crontab.fields)
-                self.schedules[crontab.id] = cron.CronSchedule(fields, ZoneInfo(crontab.zone))
+                self.schedules[crontab.id] = crontab.schedule()
             except cron.CronError as exc:
                 self.schedules[crontab.id] = f"crontab {crontab.id}: {exc}"
-            except (ZoneInfoNotFoundError, ValueError) as exc:
+            except ZoneInfoNotFoundError as exc:
                 self.schedules[crontab.id] = (
                     f"crontab {crontab.id}: unknown time zone {crontab.zone!r} ({exc})"
                 )

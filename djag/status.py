@@ -15,7 +15,6 @@ from djag.core.cron import CronSchedule
 from djag.core.dag import NO_RUNS, Edge, RunMarks, blocking_edges
 from djag.core.plan import TaskSpec, next_event
 from djag.management.common import utc_text
-from djag.models import Crontab
 from djag.store import Store, TaskRow, from_epoch
 
 
@@ -75,7 +74,7 @@ def waiting(task_ids: Sequence[int], now: dt.datetime) -> dict[int, Waiting]:
         return {}
     dependee_ids = {edge.dependee for task_edges in edges.values() for edge in task_edges}
     rows = {row.id: row for row in store.load_tasks(set(edges) | dependee_ids)}
-    schedules = _schedules({row.crontab_id for row in rows.values()})
+    schedules = _schedules(store, {row.crontab_id for row in rows.values()})
     last_events = store.last_events(None, list(edges))
     marks = store.run_marks(sorted(rows))
     runs_so_far = store.scheduled_run_counts(
@@ -110,11 +109,11 @@ def waiting(task_ids: Sequence[int], now: dt.datetime) -> dict[int, Waiting]:
     return found
 
 
-def _schedules(crontab_ids: set[int]) -> dict[int, CronSchedule]:
+def _schedules(store: Store, crontab_ids: set[int]) -> dict[int, CronSchedule]:
     schedules = {}
-    for crontab in Crontab.objects.filter(pk__in=crontab_ids):
+    for crontab in store.load_crontabs(crontab_ids).values():
         try:
-            schedules[crontab.pk] = crontab.schedule()
+            schedules[crontab.id] = crontab.schedule()
         except Exception:  # a broken crontab is reported on its task; it just never fires
             continue
     return schedules

@@ -16,13 +16,14 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.db import OperationalError, connections, router
 from django.db.models import Count, Max, Q, TextField
 from django.db.models.functions import Cast
 from django.utils import timezone
 
-from djag.core.cron import CronSchedule
+from djag.core.cron import CronSchedule, parse_cron
 from djag.core.dag import Edge, RunMarks
 from djag.core.misfire import Policy
 from djag.core.plan import TaskSpec
@@ -111,6 +112,15 @@ class CrontabRow:
     id: int
     fields: tuple[str, str, str, str, str, str]
     zone: str
+
+    def schedule(self) -> CronSchedule:
+        """The compiled schedule; raises CronError, or ZoneInfoNotFoundError for a zone
+        name that is not a zone (a directory such as "America" included)."""
+        try:
+            zone = ZoneInfo(self.zone)
+        except (ValueError, OSError) as exc:
+            raise ZoneInfoNotFoundError(f"No time zone found with key {self.zone}") from exc
+        return CronSchedule(parse_cron(*self.fields), zone)
 
 
 @dataclass(frozen=True, slots=True)

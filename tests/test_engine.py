@@ -373,6 +373,7 @@ def corrupt(table_model: type, pk: int, column: str, value: str) -> None:
     [
         (Crontab, "minute", "99", "crontab"),
         (Crontab, "timezone", "Mars/Olympus_Mons", "Mars/Olympus_Mons"),
+        (Crontab, "timezone", "America", "unknown time zone 'America'"),  # a folder of zones
     ],
 )
 def test_corrupted_row_is_reported_and_other_tasks_keep_running(

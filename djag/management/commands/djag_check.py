@@ -7,7 +7,7 @@ import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfoNotFoundError
 
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
@@ -52,10 +52,10 @@ def read_crontabs(store: Store) -> tuple[dict[int, cron.CronSchedule], dict[int,
     for row in store.load_crontabs().values():
         line = f"{' '.join(row.fields)} ({row.zone})"
         try:
-            schedules[row.id] = cron.CronSchedule(cron.parse_cron(*row.fields), ZoneInfo(row.zone))
+            schedules[row.id] = row.schedule()
         except cron.CronError as exc:
             broken[row.id] = f"crontab {row.id} [{line}]: {exc}"
-        except (ZoneInfoNotFoundError, ValueError, OSError):
+        except ZoneInfoNotFoundError:
             broken[row.id] = f"crontab {row.id} [{line}]: unknown time zone {row.zone!r}"
     return schedules, broken
 
