@@ -456,8 +456,9 @@ class Engine:
                 continue
             decided.append((task_id, decision))
             new_runs.extend(self._ledger_rows(task_id, decision))
+        stamp = self._claim_stamp(now, [task_id for task_id, _ in decided])
         try:
-            claimed = self.store.claim(new_runs, now)
+            claimed = self.store.claim(new_runs, stamp)
         except Exception:
             # Nothing was applied: put the tasks back so they are decided again.
             for task_id in due_tasks:
@@ -467,6 +468,21 @@ class Engine:
         for task_id, decision in decided:
             self._apply_decision(task_id, decision, moment)
         self._track_claims(claimed, now)
+
+    def _claim_stamp(self, now: float, task_ids: Iterable[int]) -> float:
+        """The claim time of runs decided now: never before a dependee finish they counted.
+
+        The rule compares a dependee's finish with the depender's last start. A
+        finish stamped by a worker whose clock runs ahead, or read by a tick that
+        began before it, could otherwise look newer than the run it let start,
+        and let the next run go without waiting.
+        """
+        finishes = [
+            self._marks_of(edge.dependee).last_finish or now
+            for task_id in task_ids
+            for edge in self.edges.get(task_id, ())
+        ]
+        return max([now, *finishes])
 
     def _decide(self, task_id: int, now: int) -> Decision | None:
         task = self.tasks.get(task_id)

@@ -247,6 +247,25 @@ def test_dependency_chain_runs_in_order(engine, wake, publisher):
     assert slots("b") == [(60, "sent", 1)]
 
 
+def test_a_claim_is_never_stamped_before_the_finish_it_was_decided_on(engine, wake, publisher):
+    # A worker's clock ahead of beat's (or a tick that started before a slow read):
+    # beat learns at 64.0 that "a" finished at 64.7 on the worker's clock.
+    a, b = make_task("a"), make_task("b")
+    TaskDependency.objects.create(depender=b, dependee=a)
+    engine.load(E0)
+    run(engine, 61)
+    finish("a", at=64.7)
+    wake.touch()
+    run(engine, 64)
+    assert publisher.names() == ["a", "b"]
+    finish("b", at=65)
+    wake.touch()
+    run(engine, 65.5)
+    # The next cycle: b must wait for a new run of a, not count a's old one.
+    run(engine, 120.1)
+    assert publisher.names() == ["a", "b", "a"]
+
+
 def test_blocked_task_costs_no_query_on_idle_ticks(engine):
     a, b = make_task("a", every(minute="0", hour="0")), make_task("b")
     TaskDependency.objects.create(depender=b, dependee=a)
