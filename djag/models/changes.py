@@ -357,6 +357,20 @@ class TrackedModel(models.Model):
         if errors:
             raise ValidationError(errors)
 
+    def unique_error_message(self, model_class: Any, unique_check: Any) -> ValidationError:
+        # Django 5.0+ reports a UniqueConstraint over fields with its own
+        # violation_error_message; Django 4.2 only ever calls this method.
+        for constraint in model_class._meta.constraints:
+            message = constraint.violation_error_message
+            if (
+                isinstance(constraint, models.UniqueConstraint)
+                and tuple(constraint.fields) == tuple(unique_check)
+                and message
+                and message != constraint.default_violation_error_message
+            ):
+                return ValidationError(message, code="unique")
+        return super().unique_error_message(model_class, unique_check)
+
     def clean_fields(self, exclude: Any = None) -> None:
         errors: dict[str, Any] = {}
         try:

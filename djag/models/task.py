@@ -54,7 +54,8 @@ class PeriodicTask(TrackedModel):
     priority = models.PositiveSmallIntegerField(
         null=True,
         blank=True,
-        validators=[MaxValueValidator(255)],
+        # MinValueValidator(0): Django 4.2 does not add one to positive fields on every backend.
+        validators=[MinValueValidator(0), MaxValueValidator(255)],
         help_text="0-255 (the broker decides which end is high); empty = default.",
     )
     headers = models.JSONField(
@@ -79,7 +80,9 @@ class PeriodicTask(TrackedModel):
         max_length=10, choices=MisfirePolicy.choices, default=MisfirePolicy.COALESCE
     )
     grace_seconds = models.PositiveIntegerField(
-        default=60, help_text="An event is on time while it is at most this late."
+        default=60,
+        validators=[MinValueValidator(0)],
+        help_text="An event is on time while it is at most this late.",
     )
     max_catchup = models.PositiveIntegerField(
         default=100,
@@ -87,7 +90,9 @@ class PeriodicTask(TrackedModel):
         help_text="run_all: at most this many runs for one backlog; the rest are coalesced.",
     )
     max_running = models.PositiveIntegerField(
-        default=1, help_text="Runs allowed at the same time; 0 = no limit."
+        default=1,
+        validators=[MinValueValidator(0)],
+        help_text="Runs allowed at the same time; 0 = no limit.",
     )
     max_runs = models.PositiveIntegerField(
         null=True,
