@@ -222,32 +222,43 @@ class Worker:
 
 
 @pytest.fixture
-def worker(start_celery: Callable[..., CeleryProcess]) -> Worker:
-    """A running prefork worker with two processes, on the test's broker and queue."""
-    node = f"e2e-{uuid.uuid4().hex[:8]}@djag"
-    process = start_celery(
-        "worker",
-        "worker",
-        "--hostname",
-        node,
-        "--pool",
-        "prefork",
-        "--concurrency",
-        "2",
-        "--without-gossip",
-        "--without-mingle",
-        "--without-heartbeat",
-        # Killed when the test is over: everything it checks is in the ledger by then,
-        # and a warm shutdown of the worker takes 2-5 s that prove nothing.
-        graceful=False,
-    )
+def start_worker(start_celery: Callable[..., CeleryProcess]) -> Callable[[], Worker]:
+    """``start_worker()``: a prefork worker with two processes on the test's broker and
+    queue, returned once it is ready (tests may start more than one)."""
 
-    def ready() -> bool:
-        process.check_alive()
-        return f"{node} ready." in process.log_text()
+    def start() -> Worker:
+        node = f"e2e-{uuid.uuid4().hex[:8]}@djag"
+        process = start_celery(
+            "worker",
+            "worker",
+            "--hostname",
+            node,
+            "--pool",
+            "prefork",
+            "--concurrency",
+            "2",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            # Killed when the test is over: everything it checks is in the ledger by then,
+            # and a warm shutdown of the worker takes 2-5 s that prove nothing.
+            graceful=False,
+        )
 
-    wait_for(ready, START_SECONDS, "the worker to be ready")
-    return Worker(process, node)
+        def ready() -> bool:
+            process.check_alive()
+            return f"{node} ready." in process.log_text()
+
+        wait_for(ready, START_SECONDS, "the worker to be ready")
+        return Worker(process, node)
+
+    return start
+
+
+@pytest.fixture
+def worker(start_worker: Callable[[], Worker]) -> Worker:
+    """A running worker, on the test's broker and queue."""
+    return start_worker()
 
 
 @pytest.fixture
@@ -320,37 +331,6 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
 
 
 # -- fault injection (tests/e2e/test_faults.py) -------------------------------------------
-
-
-@pytest.fixture
-def start_worker(start_celery: Callable[..., CeleryProcess]) -> Callable[[], Worker]:
-    """``start_worker()``: one more worker like ``worker``'s, returned once it is ready."""
-
-    def start() -> Worker:
-        node = f"e2e-{uuid.uuid4().hex[:8]}@djag"
-        process = start_celery(
-            "worker",
-            "worker",
-            "--hostname",
-            node,
-            "--pool",
-            "prefork",
-            "--concurrency",
-            "2",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-            graceful=False,
-        )
-
-        def ready() -> bool:
-            process.check_alive()
-            return f"{node} ready." in process.log_text()
-
-        wait_for(ready, START_SECONDS, "the worker to be ready")
-        return Worker(process, node)
-
-    return start
 
 
 def free_port() -> int:
