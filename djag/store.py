@@ -18,8 +18,9 @@ from functools import partial
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from django.db import OperationalError, connections, router
+from django.db import OperationalError, connections, router, transaction
 from django.db.models import Count, Max, Q, TextField
+from django.db.models.constants import OnConflict
 from django.db.models.functions import Cast
 from django.utils import timezone
 
@@ -46,6 +47,26 @@ CHUNK = 2000
 
 #: The header that carries the TaskRun id to the worker (never the task's kwargs).
 RUN_ID_HEADER = "djag_run_id"
+
+#: The ledger columns a claim writes, in the order of ``Store.claim``'s rows. The
+#: others are nullable; the model's defaults are not the database's, so every
+#: column that is not must be here.
+_CLAIM_FIELDS = (
+    "periodic_task",
+    "task_name",
+    "task",
+    "scheduled_for",
+    "trigger",
+    "state",
+    "celery_task_id",
+    "claimed_at",
+    "finished_at",
+    "coalesced_count",
+    "worker",
+    "error",
+)
+
+_CELERY_ID = _CLAIM_FIELDS.index("celery_task_id")
 
 _POLICIES = {policy.value: policy for policy in Policy}  # faster than Policy(value) per task
 
@@ -487,35 +508,70 @@ class Store:
         if not new_runs:
             return []
         claimed_at = from_epoch(now)
-        rows = []
-        for run in new_runs:
-            rows.append(
-                TaskRun(
-                    periodic_task_id=run.task_id,
-                    task_name=run.task_name[:200],
-                    task=run.task[:200],
-                    scheduled_for=None
-                    if run.scheduled_for is None
-                    else from_epoch(run.scheduled_for),
-                    trigger=run.trigger,
-                    state=RunState.SKIPPED if run.skipped else RunState.CLAIMED,
-                    celery_task_id="" if run.skipped else str(uuid.uuid4()),
-                    claimed_at=claimed_at,
-                    finished_at=claimed_at if run.skipped else None,
-                    coalesced_count=run.coalesced_count,
-                )
+        rows = [
+            (
+                run.task_id,
+                run.task_name[:200],
+                run.task[:200],
+                None if run.scheduled_for is None else from_epoch(run.scheduled_for),
+                run.trigger,
+                RunState.SKIPPED if run.skipped else RunState.CLAIMED,
+                "" if run.skipped else str(uuid.uuid4()),
+                claimed_at,
+                claimed_at if run.skipped else None,
+                run.coalesced_count,
+                "",
+                "",
             )
-        TaskRun.objects.using(self.using).bulk_create(rows, batch_size=CHUNK, ignore_conflicts=True)
-        mine = [row.celery_task_id for row in rows if row.celery_task_id]
+            for run in new_runs
+        ]
+        self._insert_runs(rows)
+        mine = [row[_CELERY_ID] for row in rows if row[_CELERY_ID]]
         won: list[ClaimedRun] = []
         for chunk in chunks(mine):
             won.extend(
                 ClaimedRun(run_id, task_id, celery_id, now)
                 for run_id, task_id, celery_id in TaskRun.objects.using(self.using)
                 .filter(celery_task_id__in=chunk)
+                .order_by("id")
                 .values_list("id", "periodic_task_id", "celery_task_id")
             )
         return won
+
+    def _insert_runs(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        """``bulk_create(ignore_conflicts=True)`` for ``_CLAIM_FIELDS`` rows, without models.
+
+        Building and preparing a model instance per row was most of the cost of
+        claiming a burst of runs; the statement is the one Django writes.
+        """
+        connection = connections[self.using]
+        ops = connection.ops
+        by_name = {field.name: field for field in TaskRun._meta.concrete_fields}
+        columns = [by_name[name] for name in _CLAIM_FIELDS]
+        datetimes = [
+            i for i, field in enumerate(columns) if field.get_internal_type() == "DateTimeField"
+        ]
+        sql = " ".join(
+            part
+            for part in (
+                ops.insert_statement(on_conflict=OnConflict.IGNORE),
+                ops.quote_name(TaskRun._meta.db_table),
+                f"({', '.join(ops.quote_name(field.column) for field in columns)})",
+                f"VALUES ({', '.join(['%s'] * len(columns))})",
+                ops.on_conflict_suffix_sql(columns, OnConflict.IGNORE, None, None),
+            )
+            if part
+        )
+        adapt = ops.adapt_datetimefield_value
+        with transaction.atomic(using=self.using), connection.cursor() as cursor:
+            for chunk in chunks(rows):
+                params = []
+                for row in chunk:
+                    values = list(row)
+                    for i in datetimes:
+                        values[i] = adapt(values[i])
+                    params.append(values)
+                cursor.executemany(sql, params)
 
     def mark_sent(self, run_ids: Sequence[int], now: float) -> None:
         # Only from "claimed": a fast worker may already have marked the run started.

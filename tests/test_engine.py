@@ -10,8 +10,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from djag.engine import Dispatch, Engine
-from djag.models import Crontab, PeriodicTask, RunState, TaskDependency, TaskRun
-from djag.store import Store
+from djag.models import Crontab, PeriodicTask, RunState, TaskDependency, TaskRun, Trigger
+from djag.store import _CLAIM_FIELDS, NewRun, Store
 
 T0 = dt.datetime(2026, 3, 2, 12, 0, tzinfo=dt.UTC)  # a Monday, 12:00:00 UTC
 E0 = T0.timestamp()
@@ -330,6 +330,49 @@ def test_split_brain_claims_each_slot_once(publisher, wake):
     run(two, 61)
     assert slots("contested") == [(60, RunState.SENT, 1)]
     assert len(publisher.sent) == 1
+
+
+def test_a_claim_writes_every_column_the_database_cannot_leave_empty():
+    required = {
+        field.name
+        for field in TaskRun._meta.concrete_fields
+        if not field.null and not field.primary_key
+    }
+    assert required <= set(_CLAIM_FIELDS)
+
+
+def test_claimed_rows_are_what_the_model_would_save(db, make_task):
+    task = make_task(name="claimed")
+    store = Store()
+    runs = [
+        NewRun(task.id, "claimed", "tests.append_line", 1_700_000_040, Trigger.SCHEDULE, 3),
+        NewRun(task.id, "claimed", "tests.append_line", 1_700_000_100, "schedule", skipped=True),
+        NewRun(task.id, "claimed", "tests.append_line", None, Trigger.MANUAL),
+    ]
+    won = store.claim(runs, now=1_700_000_100.25)
+    assert store.claim(runs[:2], now=1_700_000_101.0) == []  # slots already taken
+    rows = list(TaskRun.objects.order_by("id"))
+    for row in rows:
+        row.full_clean()
+    claimed_at = dt.datetime(2023, 11, 14, 22, 15, 0, 250000, tzinfo=dt.UTC)
+    assert [
+        (r.scheduled_for, r.state, r.coalesced_count, r.claimed_at, r.finished_at) for r in rows
+    ] == [
+        (dt.datetime(2023, 11, 14, 22, 14, tzinfo=dt.UTC), RunState.CLAIMED, 3, claimed_at, None),
+        (
+            dt.datetime(2023, 11, 14, 22, 15, tzinfo=dt.UTC),
+            RunState.SKIPPED,
+            1,
+            claimed_at,
+            claimed_at,
+        ),
+        (None, RunState.CLAIMED, 1, claimed_at, None),
+    ]
+    assert [(w.id, w.celery_task_id) for w in won] == [
+        (rows[0].id, rows[0].celery_task_id),
+        (rows[2].id, rows[2].celery_task_id),
+    ]
+    assert rows[1].celery_task_id == ""
 
 
 def test_failed_publish_is_retried_with_the_same_id(engine, publisher):
