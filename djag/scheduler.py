@@ -19,6 +19,7 @@ from celery.beat import Scheduler
 from djag import conf, wakeup
 from djag.engine import Dispatch, Engine
 from djag.lease import Lease
+from djag.publish import RunSender
 from djag.store import Store, message_options
 
 logger = logging.getLogger("djag.beat")
@@ -112,17 +113,15 @@ class DjagScheduler(Scheduler):
     def publish(self, dispatches: Sequence[Dispatch]) -> list[tuple[Dispatch, Exception]]:
         """Send each run's message with its run id in the headers (never in kwargs)."""
         failures: list[tuple[Dispatch, Exception]] = []
-        producer = self.producer
+        sender = RunSender(self.app, self.producer)
         for dispatch in dispatches:
-            options = message_options(dispatch.options, dispatch.run_id)
             try:
-                self.app.send_task(
+                sender.send(
                     dispatch.task,
-                    args=dispatch.args,
-                    kwargs=dispatch.kwargs,
-                    task_id=dispatch.celery_task_id,
-                    producer=producer,
-                    **options,
+                    dispatch.args,
+                    dispatch.kwargs,
+                    dispatch.celery_task_id,
+                    message_options(dispatch.options, dispatch.run_id),
                 )
             except Exception as exc:
                 failures.append((dispatch, exc))
