@@ -3,7 +3,7 @@
 The engine is built as DjagScheduler builds it (the real Store and wake-up
 key), but publishes to a counter so that publishing costs nearly nothing, as
 for the peers. The burst is also measured through DjagScheduler's own
-``publish`` (Celery's ``send_task``) to the in-memory transport and to Redis.
+``publish`` (djag/publish.py) to the in-memory transport and to Redis.
 """
 
 from __future__ import annotations
