@@ -430,6 +430,17 @@ def corrupt(table_model: type, pk: int, column: str, value: str) -> None:
         )
 
 
+def assert_reported_while_others_run(engine, publisher, bad, problem):
+    """Two minutes from a fresh load: "good" runs each minute, ``bad`` never, with its problem."""
+    engine.load(E0)
+    for second in (1, 60.5, 120.5):
+        run(engine, second)
+    assert publisher.names() == ["good", "good"]
+    bad.refresh_from_db()
+    assert problem in bad.problem
+    assert bad.problem_at is not None
+
+
 @pytest.mark.parametrize(
     ("model", "column", "value", "problem"),
     [
@@ -444,13 +455,7 @@ def test_corrupted_row_is_reported_and_other_tasks_keep_running(
     make_task("good", max_running=0)
     bad = make_task("bad", every(second="30"))
     corrupt(model, bad.crontab_id if model is Crontab else bad.pk, column, value)
-    engine.load(E0)
-    for second in (1, 60.5, 120.5):
-        run(engine, second)
-    assert publisher.names() == ["good", "good"]
-    bad.refresh_from_db()
-    assert problem in bad.problem
-    assert bad.problem_at is not None
+    assert_reported_while_others_run(engine, publisher, bad, problem)
 
 
 @pytest.mark.skipif(connection.vendor != "sqlite", reason="only SQLite can skip CHECK constraints")
@@ -473,9 +478,4 @@ def test_undecodable_arguments_are_reported_and_other_tasks_keep_running(
             corrupt(PeriodicTask, bad.pk, column, value)
         finally:
             cursor.execute("PRAGMA ignore_check_constraints = OFF")
-    engine.load(E0)
-    for second in (1, 60.5, 120.5):
-        run(engine, second)
-    assert publisher.names() == ["good", "good"]
-    bad.refresh_from_db()
-    assert problem in bad.problem
+    assert_reported_while_others_run(engine, publisher, bad, problem)
