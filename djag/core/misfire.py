@@ -9,23 +9,12 @@ beat downtime, waiting for dependencies or the concurrency limit.
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import islice
 from typing import Protocol
 
-
-class Policy(enum.StrEnum):
-    COALESCE = "coalesce"
-    RUN_ALL = "run_all"
-    SKIP = "skip"
-
-
-class Trigger(enum.StrEnum):
-    SCHEDULE = "schedule"  # one event, on time
-    CATCHUP = "catchup"  # one event, late
-    COALESCED = "coalesced"  # the newest event, standing for several
+from djag.core.vocab import Policy, Trigger
 
 
 class Schedule(Protocol):

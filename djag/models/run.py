@@ -7,37 +7,16 @@ import datetime as dt
 from django.db import models
 from django.utils import timezone
 
+from djag.core.vocab import ACTIVE_STATES, TERMINAL_STATES, RunState, Trigger, choices, values
+
 from ._compat import check_constraint
 from .task import PeriodicTask
+
+__all__ = ["ACTIVE_STATES", "TERMINAL_STATES", "RunState", "TaskRun", "Trigger"]
 
 # Bound on the stored error text (type and message), so a huge traceback
 # cannot bloat the ledger.
 ERROR_MAX_CHARS = 2000
-
-
-class RunState(models.TextChoices):
-    CLAIMED = "claimed", "claimed"
-    SENT = "sent", "sent"
-    STARTED = "started", "started"
-    SUCCESS = "success", "success"
-    FAILURE = "failure", "failure"
-    RETRY = "retry", "retry"
-    REVOKED = "revoked", "revoked"
-    SKIPPED = "skipped", "skipped"
-    LOST = "lost", "lost"
-
-
-#: A run in one of these states holds a ``max_running`` slot.
-ACTIVE_STATES = (RunState.CLAIMED, RunState.SENT, RunState.STARTED, RunState.RETRY)
-#: A run in one of these states has finished (for dependencies: "any terminal state").
-TERMINAL_STATES = (RunState.SUCCESS, RunState.FAILURE, RunState.REVOKED, RunState.LOST)
-
-
-class Trigger(models.TextChoices):
-    SCHEDULE = "schedule", "schedule"
-    CATCHUP = "catchup", "catch-up"
-    COALESCED = "coalesced", "coalesced"
-    MANUAL = "manual", "manual"
 
 
 class TaskRun(models.Model):
@@ -55,8 +34,8 @@ class TaskRun(models.Model):
     scheduled_for = models.DateTimeField(
         null=True, blank=True, help_text="The cron instant (UTC); empty for a manual run."
     )
-    trigger = models.CharField(max_length=10, choices=Trigger.choices)
-    state = models.CharField(max_length=10, choices=RunState.choices, default=RunState.CLAIMED)
+    trigger = models.CharField(max_length=10, choices=choices(Trigger))
+    state = models.CharField(max_length=10, choices=choices(RunState), default=RunState.CLAIMED)
     celery_task_id = models.CharField(max_length=255, blank=True, db_index=True)
     claimed_at = models.DateTimeField(default=timezone.now)
     sent_at = models.DateTimeField(null=True, blank=True)
@@ -78,8 +57,8 @@ class TaskRun(models.Model):
                 violation_error_message="This event of this task has already been handled.",
             ),
             check_constraint(models.Q(coalesced_count__gte=1), name="djag_run_count_positive"),
-            check_constraint(models.Q(state__in=RunState.values), name="djag_run_state_valid"),
-            check_constraint(models.Q(trigger__in=Trigger.values), name="djag_run_trigger_valid"),
+            check_constraint(models.Q(state__in=values(RunState)), name="djag_run_state_valid"),
+            check_constraint(models.Q(trigger__in=values(Trigger)), name="djag_run_trigger_valid"),
         ]
         indexes = [
             models.Index(fields=("state",), name="djag_run_state"),

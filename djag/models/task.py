@@ -11,6 +11,8 @@ from django.db.models.lookups import Exact
 from django.utils import timezone
 
 from djag.core.dag import find_cycle
+from djag.core.vocab import Policy as MisfirePolicy
+from djag.core.vocab import choices, values
 
 from ._compat import JSONTypeOf, check_constraint
 from .changes import TrackedModel, chunks
@@ -20,12 +22,6 @@ from .validators import validate_json_list, validate_json_object
 
 def _json_type_is(field: str, kind: str) -> Exact:
     return Exact(JSONTypeOf(field), models.Value(kind))
-
-
-class MisfirePolicy(models.TextChoices):
-    COALESCE = "coalesce", "coalesce: one run for all missed events"
-    RUN_ALL = "run_all", "run all: one run per missed event (up to max catch-up)"
-    SKIP = "skip", "skip: run only an on-time event, record the others as skipped"
 
 
 class PeriodicTask(TrackedModel):
@@ -77,7 +73,7 @@ class PeriodicTask(TrackedModel):
     )
     end_at = models.DateTimeField(null=True, blank=True, help_text="No event after this moment.")
     misfire_policy = models.CharField(
-        max_length=10, choices=MisfirePolicy.choices, default=MisfirePolicy.COALESCE
+        max_length=10, choices=choices(MisfirePolicy), default=MisfirePolicy.COALESCE
     )
     grace_seconds = models.PositiveIntegerField(
         default=60,
@@ -153,7 +149,7 @@ class PeriodicTask(TrackedModel):
             ),
             check_constraint(~models.Q(task=""), name="djag_task_task_not_empty"),
             check_constraint(
-                models.Q(misfire_policy__in=MisfirePolicy.values), name="djag_task_misfire_policy"
+                models.Q(misfire_policy__in=values(MisfirePolicy)), name="djag_task_misfire_policy"
             ),
             check_constraint(_json_type_is("args", "array"), name="djag_task_args_is_list"),
             check_constraint(_json_type_is("kwargs", "object"), name="djag_task_kwargs_is_object"),

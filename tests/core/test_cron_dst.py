@@ -472,7 +472,7 @@ SAMPLED_YEARS = [1970, 1974, 1983, 1991, 1996, 2000, 2007, 2011, 2016, 2026, 203
 def assert_same_transitions(key: str, years: list[int]) -> None:
     zone = ZoneInfo(key)
     for year in years:
-        found = [tuple(t) for t in cron._transitions(zone, year)]
+        found = [tuple(t) for t in cron.zones.transitions(zone, year)]
         assert found == transitions_from_zoneinfo_table(key, year), (key, year)
 
 

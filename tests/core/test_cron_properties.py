@@ -27,7 +27,7 @@ MINUTE = 60
 DAY = 86400
 ONE_SECOND = timedelta(seconds=1)
 # Most zones keep one offset for decades; half the draws take a zone that changes twice a year.
-DST_ZONES = [key for key in ZONES if len(cron._transitions(ZoneInfo(key), 2026)) == 2]
+DST_ZONES = [key for key in ZONES if len(cron.zones.transitions(ZoneInfo(key), 2026)) == 2]
 
 # No example database: these tests neither read nor write files in the working tree.
 PROPERTY_SETTINGS = settings(
@@ -166,7 +166,7 @@ def zone_and_moment(draw: st.DrawFn) -> tuple[ZoneInfo, int]:
     """A zone and an instant, usually one of the zone's offset changes, 1970-2100."""
     zone = ZoneInfo(draw(st.one_of(st.sampled_from(ZONES), st.sampled_from(DST_ZONES))))
     year = draw(st.integers(1970, 2100))
-    transitions = cron._transitions(zone, year)
+    transitions = cron.zones.transitions(zone, year)
     # Three times in four, a moment when the offset changes.
     if transitions and draw(st.integers(0, 3)):
         moment = draw(st.sampled_from(transitions)).instant
@@ -289,7 +289,7 @@ def test_every_zone_agrees_with_the_reference_at_its_offset_changes(
         zone = ZoneInfo(key)
         schedule = CronSchedule(fields, zone)
         for year in (1990, 2026, 2090):
-            for transition in cron._transitions(zone, year):
+            for transition in cron.zones.transitions(zone, year):
                 start = transition.instant - transition.instant % MINUTE - 6 * 3600
                 end = start + 12 * 3600
                 expected = reference_events(fields, zone, start, end)
