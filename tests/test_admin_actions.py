@@ -21,7 +21,7 @@ from django.urls import reverse
 from django.utils import timezone
 from kombu.exceptions import OperationalError
 
-from djag import actions
+from djag.admin import task_actions as actions
 from djag.models import PeriodicTask, ScheduleChange, TaskRun
 from djag.store import RUN_ID_HEADER, Store, TaskRow
 

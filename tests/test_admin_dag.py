@@ -20,7 +20,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 import djag
-from djag import dag_view
+from djag.admin import dag as dag_view
 from djag.models import Crontab, PeriodicTask, TaskDependency, TaskRun
 
 pytestmark = pytest.mark.django_db

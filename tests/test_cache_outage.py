@@ -20,7 +20,7 @@ from django.core.cache import caches
 from django.test import override_settings
 
 from djag import wakeup
-from djag.engine import Engine
+from djag.beat.engine import Engine
 from djag.models import Crontab, PeriodicTask
 from djag.store import Store
 

@@ -9,7 +9,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from djag.engine import Dispatch, Engine
+from djag.beat.engine import Dispatch, Engine
 from djag.models import Crontab, PeriodicTask, RunState, TaskDependency, TaskRun, Trigger
 from djag.store import _CLAIM_FIELDS, NewRun, Store
 

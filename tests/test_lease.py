@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from djag.lease import Lease
+from djag.beat.lease import Lease
 from djag.models import SchedulerLease
 
 pytestmark = pytest.mark.django_db

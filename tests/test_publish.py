@@ -18,7 +18,7 @@ from celery import Celery
 from celery.signals import before_task_publish
 from kombu import Exchange, Queue
 
-from djag.publish import RunSender
+from djag.beat.publish import RunSender
 from djag.store import message_options
 
 DJAG_OPTIONS: dict[str, dict[str, Any]] = {

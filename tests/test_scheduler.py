@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from djag.scheduler import Outage
+from djag.beat.scheduler import Outage
 
 
 def test_outage_is_logged_once_and_retried_with_growing_backoff(

@@ -1,4 +1,4 @@
-"""Why a task waits on its dependencies: djag.status and its place in the admin."""
+"""Why a task waits on its dependencies: djag.inspect.waiting and its place in the admin."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from djag import status
+from djag.inspect import waiting as status
 from djag.models import Crontab, PeriodicTask, RunState, TaskDependency, TaskRun
 
 pytestmark = pytest.mark.django_db

@@ -13,8 +13,8 @@ import pytest
 from django.core.management import CommandError
 from django.test import override_settings
 
-from djag import schedules
 from djag.models import Crontab, PeriodicTask, ScheduleChange, TaskDependency
+from djag.sync import declared as schedules
 
 from .conftest import run, task
 

@@ -22,9 +22,9 @@ from djag.core.dag import (
     unrunnable_dependers,
 )
 from djag.core.plan import TaskSpec
+from djag.inspect.waiting import why_never_runs
 from djag.management.common import add_now_argument, utc_text
 from djag.models import PeriodicTask
-from djag.status import why_never_runs
 from djag.store import Store, from_epoch, to_epoch
 
 

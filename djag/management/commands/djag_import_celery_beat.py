@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from djag.management.common import utc_text
 from djag.models import PeriodicTask, acting_as
-from djag.schedules import crontab_for, error_lines
+from djag.sync.declared import crontab_for, error_lines
 
 ACTOR = "djag_import_celery_beat"
 

@@ -12,12 +12,12 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from djag import conf
-from djag.lease import LEASE_NAME
+from djag.beat.lease import LEASE_NAME
 from djag.management.common import add_now_argument, duration_text, non_negative, utc_text
 from djag.models import PeriodicTask, RunState, SchedulerLease, TaskRun
 
 #: A run still "claimed" (not yet published) this long after its claim is worth showing;
-#: beat publishes such runs again after ``djag.engine.STALE_CLAIM_SECONDS``.
+#: beat publishes such runs again after ``djag.beat.engine.STALE_CLAIM_SECONDS``.
 UNSENT_AFTER_SECONDS = 10.0
 
 #: The exit code of ``--max-lag`` when beat is not alive. Not 2: argparse exits with 2

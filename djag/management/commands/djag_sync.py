@@ -7,8 +7,9 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from djag import conf, schedules
+from djag import conf
 from djag.models import acting_as
+from djag.sync import declared as schedules
 
 ACTOR = "djag_sync"
 

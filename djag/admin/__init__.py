@@ -23,8 +23,15 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
 
-from djag import actions, status, user_actions
-from djag.forms import JSON_EDITING, PeriodicTaskForm, crontab_from_line, registered_task_names
+from djag import user_actions
+from djag.admin import task_actions as actions
+from djag.admin.task_form import (
+    JSON_EDITING,
+    PeriodicTaskForm,
+    crontab_from_line,
+    registered_task_names,
+)
+from djag.inspect import waiting as status
 from djag.models import (
     Crontab,
     PeriodicTask,
@@ -389,7 +396,7 @@ class PeriodicTaskAdmin(AttributedChangesMixin, admin.ModelAdmin):
     def get_urls(self) -> list[Any]:
         from django.urls import path
 
-        from djag.dag_view import view_for
+        from djag.admin.dag import view_for
 
         dag = path("dag/", self.admin_site.admin_view(view_for(self)), name="djag_periodictask_dag")
         preview = path(

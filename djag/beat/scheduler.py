@@ -1,0 +1,153 @@
+"""DjagScheduler: Celery beat's scheduler class, a thin shell around the engine.
+
+Use it with ``celery -A proj beat -S djag.scheduler:DjagScheduler``. It honours
+Celery's Scheduler contract: ``tick()`` returns the seconds to sleep (never
+more than ``max_interval``), ``sync()`` saves state, ``close()`` syncs and
+releases the lease, and the app's own ``beat_schedule`` entries run alongside
+(by the leader only, so several beats do not send them twice).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from celery.beat import Scheduler
+
+from djag import conf, wakeup
+from djag.beat.engine import Dispatch, Engine
+from djag.beat.lease import Lease
+from djag.beat.publish import RunSender
+from djag.store import Store, message_options
+
+logger = logging.getLogger("djag.beat")
+
+
+class Outage:
+    """Reports a failing dependency once, not once per tick, and paces the retries."""
+
+    FIRST_RETRY = 1.0
+    MAX_RETRY = 10.0
+
+    def __init__(self) -> None:
+        self.since: float | None = None
+        self.failures = 0
+        self.description = ""
+
+    def failed(self, exc: BaseException, now: float) -> float:
+        """Note a failure; return the seconds to wait before trying again."""
+        description = f"{type(exc).__name__}: {exc}".strip()
+        if self.since is None or description != self.description:
+            logger.error(
+                "djag beat: %s; retrying with backoff, every other task waits",
+                description,
+                exc_info=self.since is None,
+            )
+            self.since = self.since or now
+            self.description = description
+        self.failures += 1
+        return min(self.MAX_RETRY, self.FIRST_RETRY * 2 ** (self.failures - 1))
+
+    def recovered(self, now: float) -> None:
+        if self.since is None:
+            return
+        logger.warning(
+            "djag beat: recovered after %.1f s (%d failed attempts)",
+            now - self.since,
+            self.failures,
+        )
+        self.since = None
+        self.failures = 0
+        self.description = ""
+
+
+class DjagScheduler(Scheduler):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        settings = conf.get()
+        self.store = Store()
+        self.engine = Engine(
+            self.store,
+            self.publish,
+            poll_seconds=settings.poll_seconds,
+            read_wake_token=wakeup.read,
+        )
+        self.lease = Lease(settings.lease_seconds)
+        self.outage = Outage()
+        self.loaded = False
+        self.retry_at = 0.0
+        super().__init__(*args, **kwargs)
+
+    @property
+    def longest_sleep(self) -> float:
+        """Celery's max_interval (its default, 300 s, if unset)."""
+        return float(self.max_interval or 300)
+
+    def tick(self, *args: Any, **kwargs: Any) -> float:
+        now = time.time()
+        if now < self.retry_at:
+            return min(self.retry_at - now, self.longest_sleep)
+        try:
+            interval = self._tick_djag(now)
+        except Exception as exc:  # nothing may kill beat; the outage is logged once
+            self.loaded = False
+            self.store.close()
+            interval = self.outage.failed(exc, now)
+            self.retry_at = now + interval
+            return min(interval, self.longest_sleep)
+        self.outage.recovered(now)
+        if self.lease.leading:
+            interval = min(interval, super().tick(*args, **kwargs))
+        return min(interval, self.longest_sleep)
+
+    def _tick_djag(self, now: float) -> float:
+        if not self.lease.hold(now):
+            self.loaded = False
+            return self.lease.retry_in(now)
+        if not self.loaded:
+            self.engine.load(now)
+            self.loaded = True
+        return self.engine.tick(now)
+
+    def publish(self, dispatches: Sequence[Dispatch]) -> list[tuple[Dispatch, Exception]]:
+        """Send each run's message with its run id in the headers (never in kwargs)."""
+        failures: list[tuple[Dispatch, Exception]] = []
+        sender = RunSender(self.app, self.producer)
+        for dispatch in dispatches:
+            try:
+                sender.send(
+                    dispatch.task,
+                    dispatch.args,
+                    dispatch.kwargs,
+                    dispatch.celery_task_id,
+                    message_options(dispatch.options, dispatch.run_id),
+                )
+            except Exception as exc:
+                failures.append((dispatch, exc))
+        return failures
+
+    def sync(self) -> None:
+        if not self.loaded or not self.lease.leading:
+            return
+        try:
+            self.engine.sync(time.time())
+        except Exception as exc:
+            logger.warning("djag beat: could not save checkpoints (%s); will retry", exc)
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            try:
+                self.lease.release(time.time())
+            except Exception as exc:
+                logger.warning("djag beat: could not release the lease (%s)", exc)
+
+    @property
+    def info(self) -> str:
+        settings = conf.get()
+        return (
+            f"    . djag: lease {settings.lease_seconds:g}s, "
+            f"fallback poll {settings.poll_seconds:g}s, wake-up cache {settings.cache!r}"
+        )

@@ -1,0 +1,1 @@
+"""Read-only answers from the rows: why a task waits, beat health, checks, plans."""

@@ -1,0 +1,1 @@
+"""Schedules as code: files and modules declared in code, synced into the database."""
