@@ -20,7 +20,8 @@ from bench.celery_app import app
 from bench.metrics import TickStats, live_pickup, measured, peak_rss_mb
 from bench.profiling import Profiles
 from djag import conf, wakeup
-from djag.beat.engine import Dispatch, Engine
+from djag.beat.engine import Engine
+from djag.beat.outbox import Dispatch
 from djag.models import Crontab, PeriodicTask, RunState, TaskDependency, TaskRun
 from djag.scheduler import DjagScheduler
 from djag.store import Store

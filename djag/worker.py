@@ -21,9 +21,10 @@ from django.db import close_old_connections
 from django.utils import timezone
 
 from djag import wakeup
+from djag.core.message import RUN_ID_HEADER
 from djag.models import RunState, TaskRun
 from djag.models.run import ERROR_MAX_CHARS
-from djag.store import RUN_ID_HEADER, Store, retry_deadlocks
+from djag.store import Store, retry_deadlocks
 
 logger = logging.getLogger("djag.worker")
 

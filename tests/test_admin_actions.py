@@ -22,8 +22,9 @@ from django.utils import timezone
 from kombu.exceptions import OperationalError
 
 from djag.admin import task_actions as actions
+from djag.core.message import RUN_ID_HEADER
 from djag.models import PeriodicTask, ScheduleChange, TaskRun
-from djag.store import RUN_ID_HEADER, Store, TaskRow
+from djag.store import Store, TaskRow
 
 pytestmark = pytest.mark.django_db
 

@@ -9,7 +9,8 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from djag.beat.engine import Dispatch, Engine
+from djag.beat.engine import Engine
+from djag.beat.outbox import Dispatch
 from djag.models import Crontab, PeriodicTask, RunState, TaskDependency, TaskRun, Trigger
 from djag.store import _CLAIM_FIELDS, NewRun, Store
 

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import pytest
 from django.db import connection
 
-from djag.beat.engine import Dispatch
+from djag.beat.outbox import Dispatch
 from djag.models import Crontab, PeriodicTask, RunState, TaskRun
 from djag.scheduler import DjagScheduler
 from sample_site.celery import app

@@ -19,9 +19,10 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from djag import wakeup
+from djag.core.message import message_options
 from djag.models import ACTIVE_STATES, PeriodicTask, RunState, TaskRun, Trigger
 from djag.models.run import ERROR_MAX_CHARS
-from djag.store import NewRun, Store, message_options
+from djag.store import NewRun, Store
 
 # -- run now -----------------------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from zoneinfo import ZoneInfoNotFoundError
 
+from djag.beat.outbox import Dispatch, Publisher
 from djag.core import cron
 from djag.core.dag import NO_RUNS, Edge, RunMarks, blocking_edges
 from djag.core.plan import Decision, Progress, TaskSpec, decide, next_event
@@ -40,23 +41,6 @@ PUBLISH_RETRY_SECONDS = 5.0
 
 #: The timeout of a run whose task is gone (the model's default run_timeout_seconds).
 DEFAULT_RUN_TIMEOUT = 3600
-
-
-@dataclass(frozen=True, slots=True)
-class Dispatch:
-    """One message to publish for a claimed run."""
-
-    run_id: int
-    celery_task_id: str
-    task_id: int
-    task: str
-    args: list
-    kwargs: dict
-    options: dict
-
-
-#: Publishes messages; returns those that failed, each with its error.
-Publisher = Callable[[Sequence[Dispatch]], list[tuple[Dispatch, Exception]]]
 
 
 @dataclass(slots=True)

@@ -17,10 +17,12 @@ from typing import Any
 from celery.beat import Scheduler
 
 from djag import conf, wakeup
-from djag.beat.engine import Dispatch, Engine
+from djag.beat.engine import Engine
 from djag.beat.lease import Lease
+from djag.beat.outbox import Dispatch
 from djag.beat.publish import RunSender
-from djag.store import Store, message_options
+from djag.core.message import message_options
+from djag.store import Store
 
 logger = logging.getLogger("djag.beat")
 

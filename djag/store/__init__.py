@@ -45,9 +45,6 @@ from djag.models.run import ERROR_MAX_CHARS
 # Stay well below every backend's limit on bound parameters per statement.
 CHUNK = 2000
 
-#: The header that carries the TaskRun id to the worker (never the task's kwargs).
-RUN_ID_HEADER = "djag_run_id"
-
 #: The ledger columns a claim writes, in the order of ``Store.claim``'s rows. The
 #: others are nullable; the model's defaults are not the database's, so every
 #: column that is not must be here.
@@ -69,11 +66,6 @@ _CLAIM_FIELDS = (
 _CELERY_ID = _CLAIM_FIELDS.index("celery_task_id")
 
 _POLICIES = {policy.value: policy for policy in Policy}  # faster than Policy(value) per task
-
-
-def message_options(options: dict[str, Any], run_id: int) -> dict[str, Any]:
-    """A run's message options: the task's routing options, with the run id in the headers."""
-    return {**options, "headers": {**options.get("headers", {}), RUN_ID_HEADER: run_id}}
 
 
 def to_epoch(moment: dt.datetime | None) -> int | None:
