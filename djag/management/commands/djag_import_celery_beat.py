@@ -12,9 +12,9 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
-from djag.management.common import utc_text
 from djag.models import PeriodicTask, acting_as
 from djag.sync.declared import crontab_for, error_lines
+from djag.text import utc_text
 
 ACTOR = "djag_import_celery_beat"
 
