@@ -108,13 +108,13 @@ def finish(name: str, state: str = RunState.SUCCESS, at: float = 0.0) -> None:
     )
 
 
-def test_runs_each_event_once_with_run_id_in_headers(engine, publisher):
+def test_runs_each_event_once_and_hands_the_publisher_each_run_id(engine, publisher):
     make_task("minutely", max_running=0)
     engine.load(E0)
     for second in (0.5, 30, 59.9, 60.2, 61, 119, 120.0, 121):
         run(engine, second)
     assert slots("minutely") == [(60, RunState.SENT, 1), (120, RunState.SENT, 1)]
-    assert [d.kwargs for d in publisher.sent] == [{"label": "minutely"}] * 2
+    assert [d.kwargs for d in publisher.sent] == [{"label": "minutely"}] * 2  # never the run id
     rows = TaskRun.objects.filter(task_name="minutely").order_by("id")
     assert [d.run_id for d in publisher.sent] == [r.id for r in rows]
     assert [d.celery_task_id for d in publisher.sent] == [r.celery_task_id for r in rows]

@@ -10,7 +10,7 @@ from django.utils.html import format_html, format_html_join
 
 from djag.core.vocab import RunState
 from djag.models import TaskRun
-from djag.text import duration_text, zoned_text
+from djag.text import duration_text, local_text, zoned_text
 
 CHART_RUNS = 200
 CHART_WIDTH, CHART_HEIGHT = 640, 160
@@ -95,8 +95,8 @@ def duration_chart_svg(points: Sequence[tuple[dt.datetime, float, str]]) -> str:
         tx=left - 4,
         ttop=top + 8,
         highest=duration_text(highest),
-        first=f"{timezone.localtime(first):%Y-%m-%d %H:%M}",
-        last=f"{timezone.localtime(last):%Y-%m-%d %H:%M}",
+        first=local_text(first),
+        last=local_text(last),
         line=line,
         dots=dots,
     )

@@ -19,38 +19,24 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 
+from djag.beat.catalog import Catalog, LiveTask
 from djag.beat.due import DueQueue
-from djag.beat.outbox import Dispatch, Outbox, Publisher
+from djag.beat.outbox import Outbox, Publisher
 from djag.beat.ports import StorePort
 from djag.beat.runbook import RunBook
 from djag.beat.wake import WakeKey
-from djag.core.cron import CronSchedule
 from djag.core.dag import Edge, blocking_edges
-from djag.core.plan import Decision, Progress, TaskSpec, decide, next_event
+from djag.core.plan import Decision, Progress, decide, next_event
 from djag.core.vocab import Trigger
-from djag.store.compile import Problem, compile_crontab, task_spec
 from djag.store.feed import ChangeFeed
-from djag.store.rows import ChangeBatch, ClaimedRun, NewRun, TaskRow
+from djag.store.rows import ChangeBatch, ClaimedRun, NewRun
 
 logger = logging.getLogger("djag.beat")
 
 #: Runs still "claimed" this long after their claim were not published (a beat
 #: died, or the broker failed); the leader publishes them again.
 STALE_CLAIM_SECONDS = 60.0
-
-#: The timeout of a run whose task is gone (the model's default run_timeout_seconds).
-DEFAULT_RUN_TIMEOUT = 3600
-
-
-@dataclass(slots=True)
-class LiveTask:
-    row: TaskRow
-    spec: TaskSpec | None  # None: the task cannot be scheduled, see ``problem``
-    problem: str
-    last_event: int | None = None  # the newest event handled (run, skipped or coalesced)
-    scheduled_runs: int = 0  # runs that count towards max_runs
 
 
 class Engine:
@@ -71,10 +57,7 @@ class Engine:
         self.outbox = Outbox(publish)
         self.wake = WakeKey(read_wake_token, poll_seconds)
 
-        self.tasks: dict[int, LiveTask] = {}
-        self.schedules: dict[int, CronSchedule | Problem] = {}  # by crontab id
-        self.edges: dict[int, list[Edge]] = {}  # depender -> its edges
-        self.dependers: dict[int, set[int]] = {}  # dependee -> dependers
+        self.catalog = Catalog()
         self.waiting: dict[int, Decision] = {}
         self.dirty_checkpoints: dict[int, int] = {}
         self.feed: ChangeFeed | None = None
@@ -82,6 +65,10 @@ class Engine:
         self.activity: tuple[object, ...] | None = None  # Store.activity() at the last full poll
         self.next_check = 0.0
         self.next_db_poll = 0.0
+
+    @property
+    def tasks(self) -> dict[int, LiveTask]:
+        return self.catalog.tasks
 
     @property
     def publish(self) -> Publisher:
@@ -98,24 +85,23 @@ class Engine:
         self.activity = self.store.activity()  # first: what is written later is read later
         self.feed = ChangeFeed(self.store.change_rows, self.store.change_cursor())
         self.wake_token = self.wake.read()
-        self._load_crontabs(None)
+        self.catalog.compile_crontabs(self.store.load_crontabs().values())
         rows = self.store.load_tasks()
         checkpoint_time = self.store.checkpoint_time()
-        self.tasks.clear()
+        self.catalog.tasks.clear()
         self.due.clear()
         self.waiting.clear()
         self.outbox.clear()
         newest = self.store.last_events(since=checkpoint_time)
         counted = self.store.scheduled_run_counts([r.id for r in rows if r.max_runs is not None])
-        self.edges = self.store.load_edges()
-        self.dependers = _dependers(self.edges)
-        self.runs.reset(self.store.active_runs(), self.store.run_marks(self._edge_tasks()))
+        self.catalog.set_edges(self.store.load_edges())
+        self.runs.reset(self.store.active_runs(), self.store.run_marks(self.catalog.edge_tasks()))
         for row in rows:
             last_event = max(
                 (e for e in (row.last_event_at, newest.get(row.id)) if e is not None),
                 default=None,
             )
-            self._install(row, last_event, counted.get(row.id, 0))
+            self._install(self.catalog.install(row, last_event, counted.get(row.id, 0)))
         self.next_db_poll = now + self.poll_seconds
         self.next_check = now + self.CHECK_SECONDS
         self.republish_claims(now, older_than=0.0)
@@ -123,47 +109,31 @@ class Engine:
             "djag beat: loaded %d tasks (%d enabled), %d dependency edges, %d runs in flight",
             len(rows),
             sum(1 for r in rows if r.enabled),
-            sum(len(e) for e in self.edges.values()),
+            sum(len(e) for e in self.catalog.edges.values()),
             len(self.runs.active),
         )
 
-    def _load_crontabs(self, ids: Iterable[int] | None) -> None:
-        for crontab in self.store.load_crontabs(ids).values():
-            self.schedules[crontab.id] = compile_crontab(crontab)
-
     def _load_edges(self) -> None:
-        self.edges = self.store.load_edges()
-        self.dependers = _dependers(self.edges)
-        involved = self._edge_tasks()
+        self.catalog.set_edges(self.store.load_edges())
+        involved = self.catalog.edge_tasks()
         self.runs.update_marks(self.store.run_marks(involved), involved)
 
-    def _edge_tasks(self) -> list[int]:
-        return sorted(set(self.edges) | set(self.dependers))
-
-    def _install(self, row: TaskRow, last_event: int | None, scheduled_runs: int) -> None:
-        """Take a (re)loaded row in: rebuild its spec and queue it if enabled."""
-        compiled = task_spec(row, self.schedules.get(row.crontab_id))
-        if isinstance(compiled, Problem):
-            task = LiveTask(row, None, str(compiled), last_event, scheduled_runs)
-        else:
-            task = LiveTask(row, compiled, "", last_event, scheduled_runs)
-        problem = task.problem
-        self.tasks[row.id] = task
+    def _install(self, task: LiveTask) -> None:
+        """Queue a task just (re)compiled, if enabled; record a change of its problem."""
+        row, problem, spec = task.row, task.problem, task.spec
         if problem != row.stored_problem:
             if problem:
                 logger.error("djag beat: task %r cannot be scheduled: %s", row.name, problem)
             self.store.set_problem(row.id, problem)
         self.waiting.pop(row.id, None)
         self.due.forget(row.id)
-        if task.spec is not None and row.enabled:
-            due = next_event(
-                task.spec, max(task.spec.not_before, last_event or task.spec.not_before)
-            )
+        if spec is not None and row.enabled:
+            due = next_event(spec, max(spec.not_before, task.last_event or spec.not_before))
             if due is not None:
                 self.due.push(row.id, due)
 
     def _drop(self, task_id: int) -> None:
-        self.tasks.pop(task_id, None)
+        self.catalog.tasks.pop(task_id, None)
         self.waiting.pop(task_id, None)
         self.due.forget(task_id)
 
@@ -220,18 +190,14 @@ class Engine:
             self.load(now)
             return
         if batch.crontabs:
-            self._load_crontabs(batch.crontabs)
+            self.catalog.compile_crontabs(self.store.load_crontabs(batch.crontabs).values())
         rows = self.store.load_tasks(ids=batch.tasks) if batch.tasks else []
         if batch.crontabs:
             rows += self.store.load_tasks(crontab_ids=batch.crontabs)
         seen = set()
         for row in rows:
             seen.add(row.id)
-            known = self.tasks.get(row.id)
-            if known is None:
-                self._install(row, None, 0)
-            else:
-                self._install(row, known.last_event, known.scheduled_runs)
+            self._install(self.catalog.reinstall(row))
         for task_id in batch.tasks - seen:
             self._drop(task_id)
         if batch.edges_changed:
@@ -257,13 +223,9 @@ class Engine:
         self._replan_affected(changed, now)
         self.republish_claims(now, older_than=STALE_CLAIM_SECONDS)
 
-    def _timeout_of(self, task_id: int | None) -> int:
-        task = self.tasks.get(task_id) if task_id is not None else None
-        return task.row.run_timeout_seconds if task else DEFAULT_RUN_TIMEOUT
-
     def _expire_lost(self, now: float) -> set[int]:
         """Mark runs past their timeout lost; return the tasks that got a slot back."""
-        lost = self.runs.expire(now, self._timeout_of)
+        lost = self.runs.expire(now, self.catalog.timeout_of)
         if not lost:
             return set()
         self.store.mark_lost([run.id for run in lost], now)
@@ -287,9 +249,9 @@ class Engine:
         """
         involved: set[int] = set()
         for task_id in self.waiting:
-            if task_id in self.edges:
+            if task_id in self.catalog.edges:
                 involved.add(task_id)
-                involved.update(edge.dependee for edge in self.edges[task_id])
+                involved.update(edge.dependee for edge in self.catalog.edges[task_id])
         if not involved:
             return set()
         return self.runs.update_marks(self.store.run_marks(sorted(involved)), involved)
@@ -300,15 +262,16 @@ class Engine:
         for task_id in changed:
             if task_id in self.waiting:
                 candidates.add(task_id)
-            candidates.update(d for d in self.dependers.get(task_id, ()) if d in self.waiting)
+            candidates.update(
+                d for d in self.catalog.dependers.get(task_id, ()) if d in self.waiting
+            )
         for task_id in sorted(candidates):
             self._replan(task_id, now)
 
     def _replan(self, task_id: int, now: float) -> None:
         """Decide again at once (through the due queue, so the claim joins the next batch)."""
         self.waiting.pop(task_id, None)
-        task = self.tasks.get(task_id)
-        if task and task.spec is not None and task.row.enabled:
+        if self.catalog.schedulable(task_id):
             self.due.push(task_id, int(now))
 
     # -- dispatching ----------------------------------------------------------------
@@ -333,7 +296,7 @@ class Engine:
         except Exception:
             # Nothing was applied: put the tasks back so they are decided again.
             for task_id in due_tasks:
-                if task_id in self.tasks:
+                if task_id in self.catalog.tasks:
                     self.due.push(task_id, moment)
             raise
         for task_id, decision in decided:
@@ -351,21 +314,21 @@ class Engine:
         finishes = [
             self.runs.marks_of(edge.dependee).last_finish or now
             for task_id in task_ids
-            for edge in self.edges.get(task_id, ())
+            for edge in self.catalog.edges.get(task_id, ())
         ]
         return max([now, *finishes])
 
     def progress(self, task_id: int) -> Progress:
         """What the planner needs of the task's runs."""
-        task = self.tasks[task_id]
+        task = self.catalog.tasks[task_id]
         return Progress(task.last_event, self.runs.active_count(task_id), task.scheduled_runs)
 
     def _decide(self, task_id: int, now: int) -> Decision | None:
-        task = self.tasks.get(task_id)
-        if task is None or task.spec is None or not task.row.enabled:
+        task = self.catalog.schedulable(task_id)
+        if task is None or task.spec is None:
             return None
         blockers: list[Edge] = []
-        edges = self.edges.get(task_id)
+        edges = self.catalog.edges.get(task_id)
         if edges:
             blockers = blocking_edges(
                 edges, self.runs.marks_of(task_id), task.spec.start_at, self.runs.marks_of
@@ -380,7 +343,7 @@ class Engine:
     def _ledger_rows(self, task_id: int, decision: Decision) -> list[NewRun]:
         if decision.resolution is None:
             return []
-        row = self.tasks[task_id].row
+        row = self.catalog.tasks[task_id].row
         rows = [
             NewRun(task_id, row.name, row.task, run.scheduled_for, run.trigger, run.coalesced_count)
             for run in decision.resolution.runs
@@ -406,26 +369,17 @@ class Engine:
             self.store.disable_exhausted(task_id)
         if decision.resolution is None:
             return
-        task = self.tasks[task_id]
+        task = self.catalog.tasks[task_id]
         task.last_event = decision.resolution.handled_through
         task.scheduled_runs += len(decision.resolution.runs)
         self.dirty_checkpoints[task_id] = decision.resolution.handled_through
 
     def _track_claims(self, claimed: list[ClaimedRun], now: float) -> None:
-        self.runs.track_claims(claimed, self._timeout_of)
+        self.runs.track_claims(claimed, self.catalog.timeout_of)
         dispatches = [
-            self._dispatch_for(run.id, run.celery_task_id, run.task_id) for run in claimed
+            self.catalog.dispatch_for(run.id, run.celery_task_id, run.task_id) for run in claimed
         ]
         self._sent(self.outbox.send([d for d in dispatches if d is not None], now), now)
-
-    def _dispatch_for(
-        self, run_id: int, celery_task_id: str, task_id: int | None
-    ) -> Dispatch | None:
-        task = self.tasks.get(task_id) if task_id is not None else None
-        if task is None:
-            return None
-        row = task.row
-        return Dispatch(run_id, celery_task_id, row.id, row.task, row.args, row.kwargs, row.options)
 
     def _sent(self, run_ids: list[int], now: float) -> None:
         self.runs.mark_sent(run_ids)
@@ -437,7 +391,7 @@ class Engine:
             dispatch
             for run in self.runs.unsent(now, older_than)
             if run.id not in self.outbox
-            and (dispatch := self._dispatch_for(run.id, run.celery_task_id, run.task_id))
+            and (dispatch := self.catalog.dispatch_for(run.id, run.celery_task_id, run.task_id))
         ]
         if dispatches:
             logger.warning(
@@ -458,11 +412,3 @@ class Engine:
             pending.update(self.dirty_checkpoints)
             self.dirty_checkpoints = pending
             raise
-
-
-def _dependers(edges: dict[int, list[Edge]]) -> dict[int, set[int]]:
-    dependers: dict[int, set[int]] = {}
-    for depender, task_edges in edges.items():
-        for edge in task_edges:
-            dependers.setdefault(edge.dependee, set()).add(depender)
-    return dependers

@@ -57,7 +57,7 @@ class Waiting:
     def __str__(self) -> str:
         names = ", ".join(blocker.dependee for blocker in self.blockers)
         reasons = "; ".join(f"{blocker.dependee} {blocker.why}" for blocker in self.blockers)
-        return f"waiting for {names} since {self.since:%Y-%m-%d %H:%M:%S} UTC: {reasons}"
+        return f"waiting for {names} since {utc_text(self.since)}: {reasons}"
 
 
 def waiting(task_ids: Sequence[int], now: dt.datetime) -> dict[int, Waiting]:

@@ -12,8 +12,8 @@ from django.core.management import CommandError
 from django.utils import timezone
 
 from djag.admin.fragments import next_fires
-from djag.management.commands.djag_import_celery_beat import Refused, interval_cron
 from djag.models import PeriodicTask, ScheduleChange
+from djag.sync.celery_beat import Refused, interval_cron
 
 from .conftest import run, task
 
