@@ -8,6 +8,8 @@
 | djag.E004 | Celery's task serializer is not JSON                         |
 | djag.E005 | Celery accepts a content type other than JSON                |
 | djag.E006 | a DJAG_* setting has a value of the wrong type or range      |
+| djag.W001 | DJAG_ALLOWED_COMMANDS names a command that runs any input    |
+| djag.W002 | DJAG_ALLOWED_COMMANDS names no installed management command  |
 """
 
 from __future__ import annotations
@@ -17,8 +19,10 @@ from typing import Any
 
 from django.conf import settings
 from django.core import checks
+from django.core.management import get_commands
 
 from djag import conf
+from djag.core.commands import CALL_COMMAND_TASK, UNSAFE_COMMANDS
 
 PER_PROCESS_CACHES = {
     "django.core.cache.backends.locmem.LocMemCache": "LocMemCache",
@@ -134,6 +138,50 @@ def check_djag_settings(**_: Any) -> list[checks.CheckMessage]:
     return errors
 
 
+def check_allowed_commands(**_: Any) -> list[checks.CheckMessage]:
+    value = getattr(settings, "DJAG_ALLOWED_COMMANDS", conf.DEFAULTS["DJAG_ALLOWED_COMMANDS"])
+    if not isinstance(value, list | tuple) or not all(
+        isinstance(name, str) and name for name in value
+    ):
+        return [
+            checks.Error(
+                f"DJAG_ALLOWED_COMMANDS is {value!r}; it must be a list of management "
+                "command names.",
+                hint='Set it to a list, e.g. DJAG_ALLOWED_COMMANDS = ["clearsessions"], or '
+                f"remove it (no command may be scheduled with {CALL_COMMAND_TASK}).",
+                id="djag.E006",
+            )
+        ]
+    messages: list[checks.CheckMessage] = [
+        checks.Warning(
+            f"DJAG_ALLOWED_COMMANDS allows {name!r}, which {UNSAFE_COMMANDS[name]}: anyone "
+            f"who may edit periodic tasks could make a worker do that with {CALL_COMMAND_TASK}.",
+            hint=f"Remove {name!r} from DJAG_ALLOWED_COMMANDS; write a task of your own that "
+            "does the one thing you need instead.",
+            id="djag.W001",
+        )
+        for name in sorted(set(value))
+        if name in UNSAFE_COMMANDS
+    ]
+    installed = get_commands()
+    messages += [
+        checks.Warning(
+            f"DJAG_ALLOWED_COMMANDS names {name!r}, which is no installed management command.",
+            hint="Check the spelling, or the app that provides it in INSTALLED_APPS.",
+            id="djag.W002",
+        )
+        for name in sorted(set(value))
+        if name not in installed
+    ]
+    return messages
+
+
 def register() -> None:
-    for check in (check_cache, check_use_tz, check_celery_serializer, check_djag_settings):
+    for check in (
+        check_cache,
+        check_use_tz,
+        check_celery_serializer,
+        check_djag_settings,
+        check_allowed_commands,
+    ):
         checks.register(check, "djag")

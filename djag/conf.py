@@ -19,6 +19,7 @@ class DjagSettings:
     poll_seconds: float
     run_retention_days: int
     schedules: tuple[str, ...]
+    allowed_commands: frozenset[str]
 
 
 DEFAULTS = {
@@ -32,6 +33,8 @@ DEFAULTS = {
     "DJAG_RUN_RETENTION_DAYS": 30,
     # Schedule files (paths) or dotted module names that djag_sync reads when given none.
     "DJAG_SCHEDULES": [],
+    # Management commands the built-in task djag.call_command may run (djag.core.commands).
+    "DJAG_ALLOWED_COMMANDS": [],
 }
 
 
@@ -45,6 +48,7 @@ def get() -> DjagSettings:
         poll_seconds=float(read("DJAG_POLL_SECONDS")),  # type: ignore[arg-type]
         run_retention_days=int(read("DJAG_RUN_RETENTION_DAYS")),  # type: ignore[call-overload]
         schedules=_names(read("DJAG_SCHEDULES")),
+        allowed_commands=frozenset(_names(read("DJAG_ALLOWED_COMMANDS"))),
     )
 
 

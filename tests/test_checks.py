@@ -1,5 +1,5 @@
-"""System checks djag.E001-E006: each fires on its misconfiguration, says how to fix it, and
-stays silent on the sample site's settings."""
+"""System checks djag.E001-E006 and W001-W002: each fires on its misconfiguration, says how
+to fix it, and stays silent on the sample site's settings."""
 
 from __future__ import annotations
 
@@ -154,4 +154,39 @@ def test_e006_djag_schedules_not_a_list_of_names(value: Any) -> None:
 @pytest.mark.parametrize("value", [[], ["schedules.yaml", "proj.schedules"], ("a.json",)])
 def test_valid_djag_schedules_pass(value: Any) -> None:
     with override_settings(DJAG_SCHEDULES=value):
+        assert djag_messages() == []
+
+
+@pytest.mark.parametrize("name", ["shell", "dbshell", "loaddata", "runserver", "testserver"])
+def test_w001_an_allowed_command_that_runs_any_input(name: str) -> None:
+    with override_settings(DJAG_ALLOWED_COMMANDS=["clearsessions", name]):
+        message = only_message("djag.W001")
+    assert message.level == checks.WARNING
+    assert message.msg.startswith(f"DJAG_ALLOWED_COMMANDS allows {name!r}, which ")
+    assert "anyone who may edit periodic tasks could make a worker do that" in message.msg
+    assert message.hint.startswith(f"Remove {name!r} from DJAG_ALLOWED_COMMANDS")
+
+
+def test_w002_an_allowed_command_that_does_not_exist() -> None:
+    with override_settings(DJAG_ALLOWED_COMMANDS=["clearsessions", "clearsesions"]):
+        message = only_message("djag.W002")
+    assert message.level == checks.WARNING
+    assert message.msg == (
+        "DJAG_ALLOWED_COMMANDS names 'clearsesions', which is no installed management command."
+    )
+
+
+@pytest.mark.parametrize("value", ["clearsessions", None, [1], ["clearsessions", ""]])
+def test_e006_djag_allowed_commands_not_a_list_of_names(value: Any) -> None:
+    with override_settings(DJAG_ALLOWED_COMMANDS=value):
+        message = only_message("djag.E006")
+    assert message.msg == (
+        f"DJAG_ALLOWED_COMMANDS is {value!r}; it must be a list of management command names."
+    )
+    assert_says_how_to_fix(message)
+
+
+@pytest.mark.parametrize("value", [[], ["clearsessions", "djag_prune"], ("check",)])
+def test_safe_allowed_commands_pass(value: Any) -> None:
+    with override_settings(DJAG_ALLOWED_COMMANDS=value):
         assert djag_messages() == []

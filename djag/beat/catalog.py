@@ -84,9 +84,11 @@ class Catalog:
     def dispatch_for(
         self, run_id: int, celery_task_id: str, task_id: int | None
     ) -> Dispatch | None:
-        """The message of a run of the task, or None if the task is gone."""
+        """The message of a run of the task, or None if the task is gone or its row has a
+        problem (its message would carry what the problem is about: reserved headers,
+        arguments that could not be read)."""
         task = self.tasks.get(task_id) if task_id is not None else None
-        if task is None:
+        if task is None or task.row.problem:
             return None
         row = task.row
         return Dispatch(run_id, celery_task_id, row.id, row.task, row.args, row.kwargs, row.options)

@@ -57,6 +57,11 @@ class Policy(Labelled):
     SKIP = "skip", "skip: run only an on-time event, record the others as skipped"
 
 
+#: The most runs ``run_all`` makes for one backlog (``max_catchup`` is validated against it):
+#: one task's decision stays within what beat claims in one tick.
+MAX_CATCHUP = 1000
+
+
 def choices(vocabulary: type[Labelled]) -> list[tuple[str, str]]:
     """``(value, label)`` pairs for a model field's ``choices``."""
     return [(member.value, member.label) for member in vocabulary]

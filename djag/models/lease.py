@@ -12,7 +12,15 @@ class SchedulerLease(models.Model):
         default=0, help_text="Raised at every change of leader; fences off a deposed one."
     )
     acquired_at = models.DateTimeField(null=True, blank=True)
-    renewed_at = models.DateTimeField(null=True, blank=True, help_text="The leader's last tick.")
+    renewed_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the leader last renewed the lease."
+    )
+    ticked_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="The leader's last successful tick, as of its last renewal: a leader that "
+        "renews but cannot load or tick shows here (djag_status --max-lag).",
+    )
     expires_at = models.DateTimeField(null=True, blank=True)
     synced_at = models.DateTimeField(
         null=True, blank=True, help_text="When beat last saved its task checkpoints."

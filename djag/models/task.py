@@ -12,12 +12,13 @@ from django.utils import timezone
 
 from djag.core.batches import chunks
 from djag.core.dag import find_cycle
+from djag.core.vocab import MAX_CATCHUP, choices, values
 from djag.core.vocab import Policy as MisfirePolicy
-from djag.core.vocab import choices, values
 
 from ._compat import JSONTypeOf, check_constraint
 from .changes import TrackedModel
 from .crontab import Crontab
+from .task_rules import LARGEST_INTEGER, rule_errors
 from .validators import validate_json_list, validate_json_object
 
 
@@ -64,7 +65,7 @@ class PeriodicTask(TrackedModel):
     expires_seconds = models.PositiveIntegerField(
         null=True,
         blank=True,
-        validators=[MinValueValidator(1)],
+        validators=[MinValueValidator(1), MaxValueValidator(LARGEST_INTEGER)],
         help_text="A message not picked up by a worker within this many seconds is discarded.",
     )
 
@@ -78,28 +79,29 @@ class PeriodicTask(TrackedModel):
     )
     grace_seconds = models.PositiveIntegerField(
         default=60,
-        validators=[MinValueValidator(0)],
+        validators=[MinValueValidator(0), MaxValueValidator(LARGEST_INTEGER)],
         help_text="An event is on time while it is at most this late.",
     )
     max_catchup = models.PositiveIntegerField(
         default=100,
-        validators=[MinValueValidator(1)],
-        help_text="run_all: at most this many runs for one backlog; the rest are coalesced.",
+        validators=[MinValueValidator(1), MaxValueValidator(MAX_CATCHUP)],
+        help_text=f"run_all: at most this many runs for one backlog (1-{MAX_CATCHUP}); the rest "
+        "are coalesced.",
     )
     max_running = models.PositiveIntegerField(
         default=1,
-        validators=[MinValueValidator(0)],
+        validators=[MinValueValidator(0), MaxValueValidator(LARGEST_INTEGER)],
         help_text="Runs allowed at the same time; 0 = no limit.",
     )
     max_runs = models.PositiveIntegerField(
         null=True,
         blank=True,
-        validators=[MinValueValidator(1)],
+        validators=[MinValueValidator(1), MaxValueValidator(LARGEST_INTEGER)],
         help_text="Disable the task after this many scheduled runs; empty = forever.",
     )
     run_timeout_seconds = models.PositiveIntegerField(
         default=3600,
-        validators=[MinValueValidator(1)],
+        validators=[MinValueValidator(1), MaxValueValidator(LARGEST_INTEGER)],
         help_text="A run not finished after this long is marked lost and frees its slot.",
     )
     description = models.TextField(blank=True)
@@ -136,7 +138,10 @@ class PeriodicTask(TrackedModel):
                 models.Q(priority__isnull=True) | models.Q(priority__lte=255),
                 name="djag_task_priority_range",
             ),
-            check_constraint(models.Q(max_catchup__gte=1), name="djag_task_max_catchup_positive"),
+            check_constraint(
+                models.Q(max_catchup__gte=1, max_catchup__lte=MAX_CATCHUP),
+                name="djag_task_max_catchup_range",
+            ),
             check_constraint(
                 models.Q(run_timeout_seconds__gte=1), name="djag_task_run_timeout_positive"
             ),
@@ -167,8 +172,11 @@ class PeriodicTask(TrackedModel):
         return str(values.get("name") or f"periodic task {values.get('pk', '')}")
 
     def clean(self) -> None:
+        errors = rule_errors(self)
         if self.end_at is not None and self.start_at is not None and self.end_at <= self.start_at:
-            raise ValidationError({"end_at": "The end must be after the start."})
+            errors["end_at"] = "The end must be after the start."
+        if errors:
+            raise ValidationError(errors)
 
     def before_write(self, old: dict[str, Any] | None) -> None:
         if old is None:

@@ -21,8 +21,10 @@ from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from djag.core.cron import CronError, CronSchedule, never_fires, parse_cron
+from djag.core.message import reserved_header_names, reserved_headers_text
 from djag.core.plan import TaskSpec
-from djag.core.vocab import Policy
+from djag.core.vocab import MAX_CATCHUP, Policy
+from djag.models.task_rules import LARGEST_INTEGER
 from djag.store.db import to_epoch
 from djag.store.rows import CrontabRow, TaskRow
 
@@ -167,8 +169,16 @@ def _task_row(row: dict[str, Any]) -> TaskRow:
     if row["expires_seconds"]:
         options["expires"] = row["expires_seconds"]
     problems = [p for p in (args_problem, kwargs_problem, headers_problem) if p]
+    reserved = reserved_header_names(headers)
+    if reserved:
+        problems.append(reserved_headers_text(reserved))
     if row["misfire_policy"] not in _POLICIES:
         problems.append(f"unknown misfire policy {row['misfire_policy']!r}")
+    problems.extend(
+        f"{name} is {row[name]}, outside {low}-{high}"
+        for name, (low, high) in _RANGES.items()
+        if row[name] is not None and not low <= row[name] <= high
+    )
     start_at = to_epoch(row["start_at"])
     return TaskRow(
         id=row["id"],
@@ -193,6 +203,18 @@ def _task_row(row: dict[str, Any]) -> TaskRow:
         problem="; ".join(problems),
     )
 
+
+#: The ranges validation keeps numbers in; a row written past it is a problem, not a
+#: tick that claims two billion runs or a message Celery cannot compose.
+_RANGES = {
+    "priority": (0, 255),
+    "expires_seconds": (1, LARGEST_INTEGER),
+    "grace_seconds": (0, LARGEST_INTEGER),
+    "max_catchup": (1, MAX_CATCHUP),
+    "max_running": (0, LARGEST_INTEGER),
+    "max_runs": (1, LARGEST_INTEGER),
+    "run_timeout_seconds": (1, LARGEST_INTEGER),
+}
 
 _POLICIES = {policy.value: policy for policy in Policy}  # faster than Policy(value) per task
 
