@@ -49,13 +49,18 @@ class DueQueue:
     def pop_due(self, moment: int) -> list[int]:
         """The tasks due at or before ``moment``, earliest first; their entries are gone."""
         due_tasks: list[int] = []
-        while True:
-            due = self.next_due()
-            if due is None or due > moment:
-                return due_tasks
-            _, task_id, _ = heapq.heappop(self._heap)
-            self.forget(task_id)
+        while (task_id := self.pop_next(moment)) is not None:
             due_tasks.append(task_id)
+        return due_tasks
+
+    def pop_next(self, moment: int) -> int | None:
+        """The earliest task due at or before ``moment``, its entry gone; None if none is."""
+        due = self.next_due()
+        if due is None or due > moment:
+            return None
+        _, task_id, _ = heapq.heappop(self._heap)
+        self.forget(task_id)
+        return task_id
 
     def _is_live(self, entry: tuple[int, int, int]) -> bool:
         return entry[1] in self._live and self._versions[entry[1]] == entry[2]

@@ -13,6 +13,13 @@ Cost model: an idle tick looks at the top of the due queue and, every
 ``CHECK_SECONDS``, reads the wake-up key. The database is read when the key
 changed or every ``DJAG_POLL_SECONDS``, and then only the new ScheduleChange
 rows, the active runs and the history of tasks that wait for something.
+
+Bounded work: one tick claims at most ``MAX_CLAIMS_PER_TICK`` ledger rows across
+all tasks, deciding the due tasks earliest first. The task that would overflow
+the batch is decided again in the next tick, which follows at once, so a
+backlog is worked off in batches and the tasks due after it wait a tick, not
+the whole backlog. One task's decision always fits (``max_catchup`` is at most
+``MAX_CATCHUP``, below the bound).
 """
 
 from __future__ import annotations
@@ -28,15 +35,18 @@ from djag.beat.runbook import RunBook
 from djag.beat.wake import WakeKey
 from djag.core.dag import Edge, blocking_edges
 from djag.core.plan import Decision, Progress, decide, next_event
-from djag.core.vocab import Trigger
+from djag.core.vocab import MAX_CATCHUP, Trigger
 from djag.store.feed import ChangeFeed
-from djag.store.rows import ChangeBatch, ClaimedRun, NewRun
+from djag.store.rows import ChangeBatch, ClaimedRun, Fence, NewRun
 
 logger = logging.getLogger("djag.beat")
 
 #: Runs still "claimed" this long after their claim were not published (a beat
 #: died, or the broker failed); the leader publishes them again.
 STALE_CLAIM_SECONDS = 60.0
+
+#: The most ledger rows (runs and skip records) one tick claims, across all tasks.
+MAX_CLAIMS_PER_TICK = 2 * MAX_CATCHUP
 
 
 class Engine:
@@ -49,9 +59,14 @@ class Engine:
         *,
         poll_seconds: float,
         read_wake_token: Callable[[], str | None],
+        max_claims_per_tick: int = MAX_CLAIMS_PER_TICK,
     ) -> None:
         self.store = store
         self.poll_seconds = poll_seconds
+        self.max_claims_per_tick = max_claims_per_tick
+        #: The lease claims are made under (set by the scheduler at each tick); None
+        #: claims unfenced, for a lone engine in tests and tools.
+        self.fence: Fence | None = None
         self.due = DueQueue()
         self.runs = RunBook()
         self.outbox = Outbox(publish)
@@ -277,22 +292,32 @@ class Engine:
     # -- dispatching ----------------------------------------------------------------
 
     def dispatch_due(self, now: float) -> None:
-        """Decide every task due by ``now``, claim their runs in bulk, publish them."""
+        """Decide the tasks due by ``now``, earliest first, claim their runs in bulk (at
+        most ``max_claims_per_tick`` rows), publish them."""
         moment = int(now)
-        due_tasks = self.due.pop_due(moment)
-        if not due_tasks:
-            return
+        due_tasks: list[int] = []
         new_runs: list[NewRun] = []
         decided: list[tuple[int, Decision]] = []
-        for task_id in due_tasks:
+        while len(new_runs) < self.max_claims_per_tick:
+            task_id = self.due.pop_next(moment)
+            if task_id is None:
+                break
             decision = self._decide(task_id, moment)
             if decision is None:
                 continue
+            rows = self._ledger_rows(task_id, decision)
+            if new_runs and len(new_runs) + len(rows) > self.max_claims_per_tick:
+                self.due.push(task_id, moment)  # first of the next tick, which comes at once
+                break
+            due_tasks.append(task_id)
+            self._follow(task_id, decision)
             decided.append((task_id, decision))
-            new_runs.extend(self._ledger_rows(task_id, decision))
+            new_runs.extend(rows)
+        if not due_tasks:
+            return
         stamp = self._claim_stamp(now, [task_id for task_id, _ in decided])
         try:
-            claimed = self.store.claim(new_runs, stamp)
+            claimed = self.store.claim(new_runs, stamp, self.fence)
         except Exception:
             # Nothing was applied: put the tasks back so they are decided again.
             for task_id in due_tasks:
@@ -324,6 +349,7 @@ class Engine:
         return Progress(task.last_event, self.runs.active_count(task_id), task.scheduled_runs)
 
     def _decide(self, task_id: int, now: int) -> Decision | None:
+        """What the task does now (nothing is changed until :meth:`_follow`)."""
         task = self.catalog.schedulable(task_id)
         if task is None or task.spec is None:
             return None
@@ -333,12 +359,14 @@ class Engine:
             blockers = blocking_edges(
                 edges, self.runs.marks_of(task_id), task.spec.start_at, self.runs.marks_of
             )
-        decision = decide(task.spec, self.progress(task_id), blockers, now)
+        return decide(task.spec, self.progress(task_id), blockers, now)
+
+    def _follow(self, task_id: int, decision: Decision) -> None:
+        """Note what the task waits for, or queue it at its next due time."""
         if decision.waiting is not None:
             self.waiting[task_id] = decision
         elif decision.next_due is not None:
             self.due.push(task_id, decision.next_due)
-        return decision
 
     def _ledger_rows(self, task_id: int, decision: Decision) -> list[NewRun]:
         if decision.resolution is None:

@@ -5,8 +5,11 @@ The lease is one SchedulerLease row. The leader renews it every third of
 generation; a standby takes it over only once it has expired, raising the
 generation. A leader that cannot renew stops dispatching when its own clock
 says the lease is about to end, before any standby may take over: the margin
-covers clock skew between machines (keep them NTP-synced). Whatever happens,
-the unique slot on TaskRun keeps each event at most once.
+covers clock skew between machines (keep them NTP-synced). Its claims carry its
+:attr:`Lease.fence`, checked against the row in the claim's transaction, so a
+leader frozen or cut off past its lease claims nothing when it wakes; the unique
+slot on TaskRun is the second guard. Each renewal also records the leader's
+last successful tick, which ``djag_status --max-lag`` reads.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import uuid
 from djag.store import lease as rows
 from djag.store.db import default_database
 from djag.store.lease import LEASE_NAME
+from djag.store.rows import Fence
 
 logger = logging.getLogger("djag.beat")
 
@@ -38,10 +42,26 @@ class Lease:
         self.valid_until = 0.0
         self.renew_at = 0.0
         self.next_attempt = 0.0
+        self.ticked_at: float | None = None  # the last successful tick as leader
 
     @property
     def leading(self) -> bool:
         return self.generation is not None
+
+    @property
+    def fence(self) -> Fence | None:
+        """What this leader's claims are checked against; None when it does not lead."""
+        if self.generation is None:
+            return None
+        return Fence(self.name, self.holder, self.generation)
+
+    def ticked(self, now: float) -> None:
+        """Note a successful tick; the next renewal records it."""
+        self.ticked_at = now
+
+    def deposed(self, why: str) -> None:
+        """A claim found another holder in the lease row: stand by at once."""
+        self._step_down(why)
 
     def hold(self, now: float) -> bool:
         """Renew or take the lease as needed; True while this process may dispatch.
@@ -76,7 +96,13 @@ class Lease:
         if generation is None:
             return False
         renewed = rows.renew(
-            self.using, self.name, self.holder, generation, now, self.lease_seconds
+            self.using,
+            self.name,
+            self.holder,
+            generation,
+            now,
+            self.lease_seconds,
+            self.ticked_at,
         )
         if renewed:
             self._extend(now)
@@ -87,6 +113,7 @@ class Lease:
         if generation is None:
             return False
         self.generation = generation
+        self.ticked_at = None
         self._extend(now)
         logger.info(
             "djag beat: %s leads (generation %d, lease %.0f s)",

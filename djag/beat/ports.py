@@ -8,7 +8,15 @@ from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
 
 from djag.core.dag import Edge, RunMarks
-from djag.store.rows import ActiveRun, ClaimedRun, CrontabRow, FinishedRun, NewRun, TaskRow
+from djag.store.rows import (
+    ActiveRun,
+    ClaimedRun,
+    CrontabRow,
+    Fence,
+    FinishedRun,
+    NewRun,
+    TaskRow,
+)
 
 
 class StorePort(Protocol):
@@ -33,6 +41,8 @@ class StorePort(Protocol):
     def run_marks(self, task_ids: Sequence[int]) -> dict[int, RunMarks]: ...
     def active_runs(self) -> list[ActiveRun]: ...
     def finished_runs(self, run_ids: Sequence[int]) -> list[FinishedRun]: ...
-    def claim(self, new_runs: Sequence[NewRun], now: float) -> list[ClaimedRun]: ...
+    def claim(
+        self, new_runs: Sequence[NewRun], now: float, fence: Fence | None = None
+    ) -> list[ClaimedRun]: ...
     def mark_sent(self, run_ids: Sequence[int], now: float) -> int: ...
     def mark_lost(self, run_ids: Sequence[int], now: float) -> int: ...

@@ -23,6 +23,7 @@ from djag.beat.outbox import Dispatch
 from djag.beat.publish import RunSender
 from djag.core.message import message_options
 from djag.store.door import Store
+from djag.store.lease import Deposed
 
 logger = logging.getLogger("djag.beat")
 
@@ -95,6 +96,10 @@ class DjagScheduler(Scheduler):
             return min(self.retry_at - now, self.longest_sleep)
         try:
             interval = self._tick_djag(now)
+        except Deposed as exc:  # another beat leads: stand by, nothing was claimed
+            self.lease.deposed(str(exc))
+            self.loaded = False
+            return min(self.lease.retry_in(now), self.longest_sleep)
         except Exception as exc:  # nothing may kill beat; the outage is logged once
             self.loaded = False
             self.store.close()
@@ -113,7 +118,10 @@ class DjagScheduler(Scheduler):
         if not self.loaded:
             self.engine.load(now)
             self.loaded = True
-        return self.engine.tick(now)
+        self.engine.fence = self.lease.fence
+        interval = self.engine.tick(now)
+        self.lease.ticked(now)
+        return interval
 
     def publish(self, dispatches: Sequence[Dispatch]) -> list[tuple[Dispatch, Exception]]:
         """Send each run's message with its run id in the headers (never in kwargs)."""

@@ -32,6 +32,7 @@ class Leader:
     acquired_at: dt.datetime | None
     renewed_at: dt.datetime | None
     expires_at: dt.datetime | None
+    ticked_at: dt.datetime | None  # the last successful tick, as of the last renewal
 
 
 @dataclass(frozen=True)
@@ -51,10 +52,19 @@ class Status:
 
     @property
     def lease_age(self) -> float | None:
-        """Seconds since the leader last renewed its lease (its last tick, give or take)."""
+        """Seconds since the leader last renewed its lease."""
         if self.leader is None or self.leader.renewed_at is None:
             return None
         return (self.now - self.leader.renewed_at).total_seconds()
+
+    @property
+    def tick_age(self) -> float | None:
+        """Seconds since the leader last ticked successfully (recorded at each renewal), or,
+        when it has not ticked yet, since it took the lease."""
+        if self.leader is None:
+            return None
+        since = self.leader.ticked_at or self.leader.acquired_at
+        return None if since is None else (self.now - since).total_seconds()
 
 
 def read_status(now: dt.datetime) -> Status:
@@ -62,7 +72,12 @@ def read_status(now: dt.datetime) -> Status:
     last_leader = None
     if lease is not None:
         last_leader = Leader(
-            lease.holder, lease.generation, lease.acquired_at, lease.renewed_at, lease.expires_at
+            lease.holder,
+            lease.generation,
+            lease.acquired_at,
+            lease.renewed_at,
+            lease.expires_at,
+            lease.ticked_at,
         )
     leading = (
         last_leader is not None
@@ -108,7 +123,22 @@ def liveness_failure(status: Status, max_lag: float) -> str | None:
             f"the leader {status.leader.holder} last renewed its lease {ago}, "
             f"more than --max-lag {max_lag:g} s: it is stuck or cannot reach the database"
         )
+    tick_age = status.tick_age
+    if tick_age is None or tick_age > max_lag:
+        return (
+            f"the leader {status.leader.holder} renews its lease but {_last_tick(status)}, "
+            f"more than --max-lag {max_lag:g} s ago: it cannot load its schedule or tick "
+            "(its log says why)"
+        )
     return None
+
+
+def _last_tick(status: Status) -> str:
+    leader = status.leader
+    assert leader is not None
+    if leader.ticked_at is None:
+        return f"has not ticked since it took the lease at {utc_text(leader.acquired_at)}"
+    return f"last ticked at {utc_text(leader.ticked_at)}"
 
 
 def _vacancy(status: Status) -> str:
@@ -133,15 +163,22 @@ def as_text(status: Status) -> str:
             f"Leader: {leader.holder} (generation {leader.generation}), leading since "
             f"{utc_text(leader.acquired_at)} ({duration_text(leading_for)})."
         )
+        tick = (
+            f"{duration_text(status.tick_age or 0)} ago (at {utc_text(leader.ticked_at)})"
+            if leader.ticked_at is not None
+            else "none since it took the lease"
+        )
         age = status.lease_age
         lines.append(
-            f"Last tick: lease renewed {'never' if age is None else duration_text(age) + ' ago'} "
-            f"(at {utc_text(leader.renewed_at)}); it expires at {utc_text(leader.expires_at)}."
+            f"Last tick: {tick}; lease renewed "
+            f"{'never' if age is None else duration_text(age) + ' ago'} "
+            f"(at {utc_text(leader.renewed_at)}), it expires at {utc_text(leader.expires_at)}."
         )
         lines.append(
             f"  The leader renews every {status.renew_every:.1f} s (a third of "
-            f"DJAG_LEASE_SECONDS = {status.lease_seconds:g} s), so a healthy leader's last "
-            f"renewal is up to {status.renew_every:.1f} s old, plus one tick."
+            f"DJAG_LEASE_SECONDS = {status.lease_seconds:g} s) and records its last tick then, so "
+            f"a healthy leader's renewal and tick are up to {status.renew_every:.1f} s old, "
+            "plus one tick."
         )
     lines.append(
         f"Runs claimed but not sent for over {UNSENT_AFTER_SECONDS:g} s: {status.unsent_count}"
@@ -175,6 +212,7 @@ def as_json(status: Status) -> dict[str, Any]:
             "acquired_at": _iso(leader.acquired_at),
             "renewed_at": _iso(leader.renewed_at),
             "expires_at": _iso(leader.expires_at),
+            "ticked_at": _iso(leader.ticked_at),
         }
 
     return {
@@ -182,6 +220,7 @@ def as_json(status: Status) -> dict[str, Any]:
         "leader": leader_json(status.leader),
         "last_leader": leader_json(status.last_leader),
         "lease_age_seconds": status.lease_age,
+        "tick_age_seconds": status.tick_age,
         "lease_seconds": status.lease_seconds,
         "renew_every_seconds": status.renew_every,
         "unsent_claims": {

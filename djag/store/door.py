@@ -16,7 +16,15 @@ from django.db import connections
 from djag.core.dag import Edge, RunMarks
 from djag.store import feed, history, ledger, schedule
 from djag.store.db import default_database
-from djag.store.rows import ActiveRun, ClaimedRun, CrontabRow, FinishedRun, NewRun, TaskRow
+from djag.store.rows import (
+    ActiveRun,
+    ClaimedRun,
+    CrontabRow,
+    Fence,
+    FinishedRun,
+    NewRun,
+    TaskRow,
+)
 
 
 class Store:
@@ -84,8 +92,10 @@ class Store:
 
     # -- ledger writes ----------------------------------------------------------
 
-    def claim(self, new_runs: Sequence[NewRun], now: float) -> list[ClaimedRun]:
-        return ledger.claim(self.using, new_runs, now)
+    def claim(
+        self, new_runs: Sequence[NewRun], now: float, fence: Fence | None = None
+    ) -> list[ClaimedRun]:
+        return ledger.claim(self.using, new_runs, now, fence)
 
     def mark_sent(self, run_ids: Sequence[int], now: float) -> int:
         return ledger.mark_sent(self.using, run_ids, now)

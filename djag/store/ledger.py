@@ -23,7 +23,8 @@ from djag.core.vocab import ACTIVE_STATES, RunState
 from djag.models import TaskRun
 from djag.models.run import ERROR_MAX_CHARS
 from djag.store.db import from_epoch, retry_deadlocks
-from djag.store.rows import ClaimedRun, NewRun
+from djag.store.lease import hold_fence
+from djag.store.rows import ClaimedRun, Fence, NewRun
 
 #: The states a run may enter each state from.
 ENTERED_FROM: dict[RunState, tuple[RunState, ...]] = {
@@ -100,11 +101,16 @@ def active_run_ids(using: str, task_ids: Sequence[int]) -> list[int]:
     return list(rows.values_list("id", flat=True))
 
 
-def claim(using: str, new_runs: Sequence[NewRun], now: float) -> list[ClaimedRun]:
+def claim(
+    using: str, new_runs: Sequence[NewRun], now: float, fence: Fence | None = None
+) -> list[ClaimedRun]:
     """Insert ledger rows; return the runs this process won, in claim order.
 
-    The unique slot (task, scheduled_for) lets exactly one claimer insert a
-    slot: rows another beat inserted first are silently left out, and each
+    With a ``fence`` (beat's claims), the lease row must still name its holder and
+    generation, checked in the transaction of the inserts: a leader deposed while it
+    was frozen or cut off inserts nothing and gets ``djag.store.lease.Deposed``. The
+    unique slot (task, scheduled_for) is the second guard: exactly one claimer
+    inserts a slot, rows another beat inserted first are silently left out, and each
     row is recognised as ours by the Celery task id generated for it here.
     """
     if not new_runs:
@@ -127,7 +133,7 @@ def claim(using: str, new_runs: Sequence[NewRun], now: float) -> list[ClaimedRun
         )
         for run in new_runs
     ]
-    _insert_runs(using, rows)
+    _insert_runs(using, rows, fence)
     mine = [row[_CELERY_ID] for row in rows if row[_CELERY_ID]]
     won: list[ClaimedRun] = []
     for chunk in chunks(mine):
@@ -141,7 +147,7 @@ def claim(using: str, new_runs: Sequence[NewRun], now: float) -> list[ClaimedRun
     return won
 
 
-def _insert_runs(using: str, rows: Sequence[tuple[Any, ...]]) -> None:
+def _insert_runs(using: str, rows: Sequence[tuple[Any, ...]], fence: Fence | None) -> None:
     """``bulk_create(ignore_conflicts=True)`` for ``CLAIM_FIELDS`` rows, without models.
 
     Building and preparing a model instance per row was most of the cost of
@@ -167,6 +173,8 @@ def _insert_runs(using: str, rows: Sequence[tuple[Any, ...]]) -> None:
     )
     adapt = ops.adapt_datetimefield_value
     with transaction.atomic(using=using), connection.cursor() as cursor:
+        if fence is not None:
+            hold_fence(using, fence)
         for chunk in chunks(rows):
             params = []
             for row in chunk:

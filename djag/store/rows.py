@@ -41,6 +41,16 @@ class TaskRow:
 
 
 @dataclass(frozen=True, slots=True)
+class Fence:
+    """The lease a leader claims under: its claims insert nothing unless the lease row
+    still names this holder and generation, checked in the claim's own transaction."""
+
+    name: str
+    holder: str
+    generation: int
+
+
+@dataclass(frozen=True, slots=True)
 class NewRun:
     """A ledger row to claim: a run to publish, or a skip record (``skipped``)."""
 

@@ -15,7 +15,16 @@ from typing import Any
 
 from djag.core.dag import NO_RUNS, Edge, RunMarks
 from djag.core.vocab import ACTIVE_STATES, TERMINAL_STATES, RunState, Trigger
-from djag.store.rows import ActiveRun, ClaimedRun, CrontabRow, FinishedRun, NewRun, TaskRow
+from djag.store.lease import Deposed
+from djag.store.rows import (
+    ActiveRun,
+    ClaimedRun,
+    CrontabRow,
+    Fence,
+    FinishedRun,
+    NewRun,
+    TaskRow,
+)
 
 EVERY_MINUTE = ("0", "*", "*", "*", "*", "*")
 
@@ -68,6 +77,7 @@ class FakeStore:
         self.problems: dict[int, str] = {}
         self.checkpoints: dict[int, int] = {}
         self.disabled: list[int] = []
+        self.lease: Fence | None = None  # who holds the lease: fenced claims must name it
         self._ids = itertools.count(1)
         self._celery_ids = itertools.count(1)
 
@@ -188,7 +198,11 @@ class FakeStore:
             if (run := self.runs.get(run_id)) is not None and run.state not in ACTIVE_STATES
         ]
 
-    def claim(self, new_runs: Sequence[NewRun], now: float) -> list[ClaimedRun]:
+    def claim(
+        self, new_runs: Sequence[NewRun], now: float, fence: Fence | None = None
+    ) -> list[ClaimedRun]:
+        if fence is not None and fence != self.lease:
+            raise Deposed(f"{fence.holder} no longer holds the lease")
         taken = {(r.task_id, r.scheduled_for) for r in self.runs.values() if r.scheduled_for}
         won = []
         for new in new_runs:

@@ -25,8 +25,10 @@ def lease(
     holder: str = HOLDER,
     generation: int = 3,
     acquired: float = -3600.0,
+    ticked: float | None = -2.0,
 ) -> SchedulerLease:
-    """The lease row, with its instants given in seconds from T0."""
+    """The lease row, with its instants given in seconds from T0 (``ticked``: the leader's
+    last successful tick as its last renewal recorded it; None: none since it took the lease)."""
 
     def at(seconds: float) -> dt.datetime:
         return T0 + dt.timedelta(seconds=seconds)
@@ -38,6 +40,7 @@ def lease(
         acquired_at=at(acquired),
         renewed_at=at(renewed),
         expires_at=at(expires),
+        ticked_at=None if ticked is None else at(ticked),
     )
 
 
@@ -54,8 +57,8 @@ def test_a_healthy_leader_is_shown_with_its_last_tick():
         f"Leader: {HOLDER} (generation 3), leading since 2026-03-02 11:00:00 UTC (1 h 0 min)."
     )
     assert lines[1] == (
-        "Last tick: lease renewed 2 s ago (at 2026-03-02 11:59:58 UTC); "
-        "it expires at 2026-03-02 12:00:08 UTC."
+        "Last tick: 2 s ago (at 2026-03-02 11:59:58 UTC); lease renewed 2 s ago "
+        "(at 2026-03-02 11:59:58 UTC), it expires at 2026-03-02 12:00:08 UTC."
     )
     assert "renews every 3.3 s (a third of DJAG_LEASE_SECONDS = 10 s)" in lines[2]
     assert lines[3:] == [
@@ -88,22 +91,47 @@ def test_a_released_lease_says_the_leader_shut_down():
 
 
 def test_max_lag_passes_when_the_leader_renewed_recently():
-    lease(renewed=-5)
+    lease(renewed=-5, ticked=-5.5)
     text = run("djag_status", "--now", NOW, "--max-lag", "30")
-    assert text.splitlines()[-1] == "Alive: the leader renewed within 30 s."
+    assert text.splitlines()[-1] == "Alive: the leader renewed and ticked within 30 s."
 
 
-def test_max_lag_fails_with_code_3_when_the_leader_has_not_ticked(settings):
+def test_max_lag_fails_with_code_3_when_the_leader_has_not_renewed(settings):
     # A 30 s lease, renewed every 10 s: the leader still holds it but is 20 s behind.
     settings.DJAG_LEASE_SECONDS = 30
-    lease(renewed=-20, expires=10)
-    assert "Last tick: lease renewed 20 s ago" in run("djag_status", "--now", NOW)
+    lease(renewed=-20, expires=10, ticked=-20)
+    assert "lease renewed 20 s ago" in run("djag_status", "--now", NOW)
     error = failure("--max-lag", "12")
     assert error.returncode == 3
     assert str(error) == (
         f"djag beat is not alive: the leader {HOLDER} last renewed its lease 20 s ago, "
         "more than --max-lag 12 s: it is stuck or cannot reach the database."
     )
+
+
+def test_max_lag_fails_with_code_3_when_the_leader_renews_but_does_not_tick():
+    # Renewed 2 s ago, but its last successful tick was 40 s ago: its engine cannot load.
+    lease(renewed=-2, ticked=-40)
+    assert "Last tick: 40 s ago (at 2026-03-02 11:59:20 UTC)" in run("djag_status", "--now", NOW)
+    error = failure("--max-lag", "30")
+    assert error.returncode == 3
+    assert str(error) == (
+        f"djag beat is not alive: the leader {HOLDER} renews its lease but last ticked at "
+        "2026-03-02 11:59:20 UTC, more than --max-lag 30 s ago: it cannot load its schedule "
+        "or tick (its log says why)."
+    )
+
+
+def test_max_lag_gives_a_new_leader_until_its_first_tick_is_recorded():
+    lease(renewed=-2, acquired=-10, ticked=None)
+    assert "Last tick: none since it took the lease;" in run("djag_status", "--now", NOW)
+    run("djag_status", "--now", NOW, "--max-lag", "30")
+    lease_row = SchedulerLease.objects.get()
+    lease_row.acquired_at = T0 - dt.timedelta(seconds=40)
+    lease_row.save()
+    error = failure("--max-lag", "30")
+    assert error.returncode == 3
+    assert "has not ticked since it took the lease at 2026-03-02 11:59:20 UTC" in str(error)
 
 
 def test_max_lag_fails_with_code_3_when_the_lease_expired():
@@ -177,8 +205,10 @@ def test_json_has_the_leader_its_age_and_the_probe_result():
         "acquired_at": "2026-03-02T11:00:00+00:00",
         "renewed_at": "2026-03-02T11:59:56+00:00",
         "expires_at": "2026-03-02T12:00:08+00:00",
+        "ticked_at": "2026-03-02T11:59:58+00:00",
     }
     assert document["lease_age_seconds"] == 4.0
+    assert document["tick_age_seconds"] == 2.0
     assert document["alive"] is True
     assert document["unsent_claims"] == {"count": 0, "oldest": []}
 
@@ -201,7 +231,7 @@ def test_manage_py_exit_codes_of_the_probe(manage):
     lease(renewed=-2, expires=8)
     alive = manage("djag_status", "--now", NOW, "--max-lag", "30")
     assert alive.returncode == 0, alive.stderr
-    assert "Alive: the leader renewed within 30 s." in alive.stdout
+    assert "Alive: the leader renewed and ticked within 30 s." in alive.stdout
 
     dead = manage("djag_status", "--now", "2026-03-02T12:05:00Z", "--max-lag", "30")
     assert dead.returncode == 3

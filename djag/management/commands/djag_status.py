@@ -16,10 +16,12 @@ from djag.management.common import add_now_argument, non_negative
 class Command(BaseCommand):
     help = (
         "Show which beat process leads (the SchedulerLease holder and generation), when it "
-        "last renewed its lease (its last tick, to within a third of DJAG_LEASE_SECONDS), "
-        "runs claimed but not yet sent, runs lost in the last hour and tasks beat reports a "
-        "problem with. With --max-lag it is a liveness probe: exit code 3 when no beat leads "
-        "or the leader has not renewed its lease for more than SECONDS."
+        "last ticked successfully and renewed its lease (the tick is recorded at each "
+        "renewal, every third of DJAG_LEASE_SECONDS), runs claimed but not yet sent, runs "
+        "lost in the last hour and tasks beat reports a problem with. With --max-lag it is a "
+        "liveness probe: exit code 3 when no beat leads, or the leader has not renewed its "
+        "lease or not ticked successfully (loaded its schedule and done what was due) for "
+        "more than SECONDS."
     )
     # A probe measures beat, not the project's configuration: skip the system checks.
     requires_system_checks: list[str] = []
@@ -30,9 +32,10 @@ class Command(BaseCommand):
             type=non_negative,
             default=None,
             metavar="SECONDS",
-            help="Exit with code 3 when no beat leads or the leader's last renewal is older "
-            "than SECONDS. It must be at least a third of DJAG_LEASE_SECONDS (the renewal "
-            "interval); give it a few times that, e.g. 30 with the default 10 s lease.",
+            help="Exit with code 3 when no beat leads or the leader's last renewal or last "
+            "successful tick is older than SECONDS. It must be at least a third of "
+            "DJAG_LEASE_SECONDS (the renewal interval); give it a few times that, e.g. 30 "
+            "with the default 10 s lease.",
         )
         parser.add_argument(
             "--format", choices=("text", "json"), default="text", help="text (default) or json."
@@ -61,6 +64,5 @@ class Command(BaseCommand):
             if failure is not None:
                 raise CommandError(f"djag beat is not alive: {failure}.", returncode=NOT_ALIVE)
             if options["format"] == "text":
-                self.stdout.write(
-                    self.style.SUCCESS(f"Alive: the leader renewed within {max_lag:g} s.")
-                )
+                alive = f"Alive: the leader renewed and ticked within {max_lag:g} s."
+                self.stdout.write(self.style.SUCCESS(alive))
