@@ -32,7 +32,15 @@ class ScheduleChangeAdmin(ReadOnlyAdmin):
 
 @admin.register(SchedulerLease)
 class SchedulerLeaseAdmin(ReadOnlyAdmin):
-    list_display = ("name", "holder", "generation", "acquired_at", "renewed_at", "expires_at")
+    list_display = (
+        "name",
+        "holder",
+        "generation",
+        "acquired_at",
+        "renewed_at",
+        "ticked_at",
+        "expires_at",
+    )
 
 
 @admin.register(UserActionAudit)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.contrib import admin
@@ -17,9 +18,15 @@ from djag.models import (
 )
 from djag.text import duration_text
 
+#: A task id as the run list's filter carries it: a malformed value is no filter.
+_ID = re.compile(r"[0-9]{1,18}")
+
 
 @admin.register(TaskRun)
 class TaskRunAdmin(ReadOnlyAdmin):
+    """The ledger: never edited or deleted by hand. Beat reads it (a run's slot, the
+    dependency marks, ``max_runs``); ``djag_prune`` deletes only what beat no longer reads."""
+
     list_display = (
         "task_name",
         "scheduled_for",
@@ -50,6 +57,9 @@ class TaskRunAdmin(ReadOnlyAdmin):
         ("celery_task_id", "worker"),
         "error_block",
     )
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
     def get_queryset(self, request: HttpRequest) -> models.QuerySet[TaskRun]:
         return (
@@ -85,7 +95,8 @@ class TaskRunAdmin(ReadOnlyAdmin):
         """On the runs of one task (``?periodic_task__id__exact=N``), a chart of durations."""
         extra_context = dict(extra_context or {})
         task_id = request.GET.get("periodic_task__id__exact", "")
-        if task_id.isdigit():
+        # ASCII digits only ("²".isdigit() is true, int("²") fails), and few enough for a key.
+        if _ID.fullmatch(task_id):
             task = PeriodicTask.objects.filter(pk=int(task_id)).first()
             if task is not None:
                 extra_context["duration_chart_task"] = task

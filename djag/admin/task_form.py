@@ -104,11 +104,10 @@ def crontab_from_line(line: str, zone: Any) -> Crontab:
         raise ValidationError(f"The line is too long (at most {CRON_LINE_MAX} characters).")
     try:
         fields = cron.parse_line(line)
+        crontab = Crontab(**dict(zip(cron.FIELD_NAMES, fields, strict=True)), timezone=zone)
+        crontab.full_clean(validate_unique=False, validate_constraints=False)
     except cron.CronError as exc:
         raise ValidationError(f"{exc.message}.") from exc
-    crontab = Crontab(**dict(zip(cron.FIELD_NAMES, fields, strict=True)), timezone=zone)
-    try:
-        crontab.full_clean(validate_unique=False, validate_constraints=False)
     except ValidationError as exc:
         raise ValidationError(
             [
@@ -117,6 +116,8 @@ def crontab_from_line(line: str, zone: Any) -> Crontab:
                 for message in messages
             ]
         ) from exc
+    except Exception as exc:  # input no validator foresaw: an error on the line, never a 500
+        raise ValidationError(f"This line cannot be read ({type(exc).__name__}: {exc}).") from exc
     return crontab
 
 
@@ -195,8 +196,10 @@ class PeriodicTaskForm(forms.ModelForm):
         help_text="The cron line is read on this zone's clock.",
     )
 
-    #: Set by PeriodicTaskAdmin.get_form: the URL of the JSON preview.
+    #: Set by PeriodicTaskAdmin.get_form: the URL of the JSON preview, and whether the
+    #: user may add crontabs (a cron line that matches no crontab creates one).
     preview_url = ""
+    may_add_crontab = True
 
     class Media:
         js = ("djag/cron_preview.js",)
@@ -248,6 +251,12 @@ class PeriodicTaskForm(forms.ModelForm):
             existing = Crontab.objects.filter(**lookup, timezone=crontab.zone_name).first()
             if existing is not None:
                 cleaned["crontab"] = existing
+            elif not self.may_add_crontab:
+                self.add_error(
+                    "cron",
+                    "No crontab has these fields and this zone, and you may not add crontabs: "
+                    "choose an existing crontab below, or ask someone who may add them.",
+                )
             else:
                 cleaned["crontab"] = None
                 self.new_crontab = crontab

@@ -11,7 +11,7 @@ from django.http import HttpRequest, JsonResponse
 from django.urls import reverse
 from django.utils import timezone
 
-from djag.admin.base import AttributedChangesMixin
+from djag.admin.base import AttributedChangesMixin, LenientChangeList
 from djag.admin.fragments import (
     RECENT_RUNS,
     change_history_html,
@@ -45,7 +45,7 @@ class DependencyInline(admin.TabularInline):
     verbose_name_plural = "dependencies (this task runs after)"
 
 
-class WaitingChangeList(ChangeList):
+class WaitingChangeList(LenientChangeList):
     """Works out, for the tasks of the page only, which are waiting on a dependency."""
 
     def get_results(self, request: HttpRequest) -> None:
@@ -184,6 +184,7 @@ class PeriodicTaskAdmin(AttributedChangesMixin, TaskActionsMixin):
     ) -> Any:
         form: Any = super().get_form(request, obj, change=change, **kwargs)
         form.preview_url = reverse(f"{self.admin_site.name}:djag_periodictask_cron_preview")
+        form.may_add_crontab = request.user.has_perm("djag.add_crontab")
         return form
 
     def cron_preview_view(self, request: HttpRequest) -> JsonResponse:

@@ -7,6 +7,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
@@ -31,6 +32,8 @@ class UserActionAdmin(AttributedChangesMixin, admin.ModelAdmin):
         self, request: HttpRequest, form_url: str = "", extra_context: Any = None
     ) -> HttpResponse:
         if user_actions.kinds() and "action" not in request.GET and request.method == "GET":
+            if not self.has_add_permission(request):
+                raise PermissionDenied
             context = {
                 **self.admin_site.each_context(request),
                 "opts": self.opts,

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
-from django.db import models
+from django.db import models, transaction
 
 from djag.core import cron
 from djag.models import Crontab, PeriodicTask, TaskDependency
@@ -73,9 +73,12 @@ def sync(declared: Sequence[DeclaredTask], prune: bool = False) -> SyncResult:
     saved: dict[str, PeriodicTask] = {}
     for item in declared:
         try:
-            saved[item.name] = _sync_task(item, changes)
+            with transaction.atomic():  # a savepoint: a database error stays with its task
+                saved[item.name] = _sync_task(item, changes)
         except ValidationError as exc:
             errors.extend(f"task {item.name!r}: {line}" for line in error_lines(exc))
+        except Exception as exc:  # a value no validator foresaw: its task's error, no traceback
+            errors.append(f"task {item.name!r}: cannot be saved ({type(exc).__name__}: {exc})")
     names = {item.name for item in declared}
     orphans = PeriodicTask.objects.exclude(source="").exclude(name__in=names).order_by("name")
     undeclared: list[str] = []

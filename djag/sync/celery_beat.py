@@ -130,6 +130,16 @@ def convert(beat_task: Any, now: dt.datetime) -> PeriodicTask:
     return PeriodicTask(**fields)
 
 
+def _error(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
+def read_failure(name: str, exc: BaseException) -> Outcome:
+    """The outcome of a django-celery-beat row that cannot even be loaded (a zone its own
+    field refuses, a value written by raw SQL)."""
+    return Outcome(name, "refused", f"its row cannot be read ({_error(exc)})")
+
+
 def import_one(beat_task: Any, existing: set[str], now: dt.datetime) -> Outcome:
     if beat_task.name in existing:
         return Outcome(beat_task.name, "skipped", "a djag task of this name exists")
@@ -142,6 +152,8 @@ def import_one(beat_task: Any, existing: set[str], now: dt.datetime) -> Outcome:
         return Outcome(beat_task.name, "refused", str(exc))
     except ValidationError as exc:
         return Outcome(beat_task.name, "refused", "; ".join(error_lines(exc)))
+    except Exception as exc:  # a value no check foresaw: this task is refused, the rest go on
+        return Outcome(beat_task.name, "refused", f"cannot be imported ({_error(exc)})")
     existing.add(task.name)
     detail = f"{task.crontab}" + (", one run" if task.max_runs == 1 else "")
     return Outcome(task.name, "imported", detail + ("" if task.enabled else ", disabled"))

@@ -182,6 +182,11 @@ def _parse_task(source: str, item: Any, default_zone: str) -> DeclaredTask:
         for key in item
         if key not in TASK_KEYS
     ]
+    errors += [
+        f"{key}: text cannot contain the NUL character (\\x00)."
+        for key, value in item.items()
+        if _holds_nul(value)
+    ]
     for key in ("name", "task", "cron"):
         if not isinstance(item.get(key), str) or not item[key].strip():
             errors.append(f"{key!r} is required (a text).")
@@ -217,6 +222,21 @@ def _parse_task(source: str, item: Any, default_zone: str) -> DeclaredTask:
         fields=fields,
         after=after,
     )
+
+
+def _holds_nul(value: Any) -> bool:
+    """Whether a NUL character is anywhere in a declared value (PostgreSQL refuses it)."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str) and "\x00" in item:
+            return True
+        if isinstance(item, Mapping):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list | tuple):
+            pending.extend(item)
+    return False
 
 
 def cron_fields(line: str) -> tuple[str, str, str, str, str, str]:

@@ -9,7 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from djag.models import PeriodicTask, acting_as
-from djag.sync.celery_beat import ACTOR, Outcome, import_one
+from djag.sync.celery_beat import ACTOR, Outcome, import_one, read_failure
 
 
 class Command(BaseCommand):
@@ -42,12 +42,17 @@ class Command(BaseCommand):
         dry_run, strict = options["dry_run"], options["strict"]
         now = timezone.now()
         outcomes: list[Outcome] = []
-        beat_tasks = BeatTask.objects.select_related(
-            "crontab", "interval", "clocked", "solar"
-        ).order_by("name")
+        rows = BeatTask.objects.select_related("crontab", "interval", "clocked", "solar")
         with transaction.atomic(), acting_as(ACTOR):
             existing = set(PeriodicTask.objects.values_list("name", flat=True))
-            for beat_task in beat_tasks:
+            # One row at a time: a row that cannot be loaded is refused, not the whole import.
+            for pk, name in BeatTask.objects.order_by("name").values_list("pk", "name"):
+                try:
+                    with transaction.atomic():
+                        beat_task = rows.get(pk=pk)
+                except Exception as exc:
+                    outcomes.append(read_failure(name, exc))
+                    continue
                 outcomes.append(import_one(beat_task, existing, now))
             refused = [o for o in outcomes if o.status == "refused"]
             if dry_run or (strict and refused):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from djag import conf
@@ -42,7 +42,13 @@ class Command(BaseCommand):
         if days is None:
             days = conf.get().run_retention_days
         now = options["now"] or timezone.now()
-        cutoff = now - dt.timedelta(days=days)
+        try:
+            cutoff = now - dt.timedelta(days=days)
+        except OverflowError:
+            raise CommandError(
+                f"--older-than {days:g} days reaches before the year 1; give a number of "
+                f"days up to {(now - now.replace(year=1, month=1, day=1)).days}."
+            ) from None
         dry_run = options["dry_run"]
         result = prune(cutoff, dry_run=dry_run)
         verb = "Would delete" if dry_run else "Deleted"
