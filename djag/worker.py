@@ -6,6 +6,8 @@ id in the ``djag_run_id`` header; messages without it (not sent by djag) are
 ignored. Each transition is one UPDATE guarded by the states it may come from,
 so a late or repeated signal never moves a run backwards, and each touches the
 wake-up key so beat learns at once (the row stays the truth if the cache is down).
+A run's end that cannot be written (the database is down) is parked and written
+when the database answers again (``djag.completions``).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from celery import signals
 from django.db import close_old_connections
 
 from djag import wakeup
+from djag.completions import Completion, park
 from djag.core.message import RUN_ID_HEADER
 from djag.core.vocab import RunState
 from djag.models.run import ERROR_MAX_CHARS
@@ -49,26 +52,44 @@ def error_text(exc: BaseException | None) -> str:
     return f"{type(exc).__name__}: {exc}"[:ERROR_MAX_CHARS]
 
 
-def _record(run_id: int | None, what: str, write: Callable[[str, int], object]) -> None:
-    """Write one ledger transition of the run, then wake beat; never fail the task."""
+def _record(
+    run_id: int | None,
+    what: str,
+    write: Callable[[str, int], object],
+    end: Completion | None = None,
+) -> None:
+    """Write one ledger transition of the run, then wake beat; never fail the task.
+
+    A run's ``end`` that cannot be written is parked; a start or a retry is only logged
+    (the end that follows supersedes it).
+    """
     if run_id is None:
         return
     try:
         close_old_connections()
         write(default_database(), run_id)
-    except Exception:
-        # The run will be found lost after its timeout; never fail the task for this.
-        logger.exception("djag: could not record run %s as %s", run_id, what)
+    except Exception as exc:
+        if end is None:
+            logger.exception("djag: could not record run %s as %s", run_id, what)
+            return
+        logger.warning(
+            "djag: could not record run %s as %s (%s: %s); parked, it is written when the "
+            "database answers",
+            run_id,
+            what,
+            type(exc).__name__,
+            exc,
+        )
+        park(end)
         return
     wakeup.touch()
 
 
 def _finish(run_id: int | None, state: RunState, error: str = "") -> None:
-    _record(
-        run_id,
-        state,
-        lambda using, run: ledger.mark_finished(using, [run], state, time.time(), error),
-    )
+    if run_id is None:
+        return
+    end = Completion(run_id, state, time.time(), error)
+    _record(run_id, state, lambda using, run: end.write(using), end)
 
 
 def _hostname(sender: Any) -> str:

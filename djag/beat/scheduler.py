@@ -16,7 +16,7 @@ from typing import Any
 
 from celery.beat import Scheduler
 
-from djag import conf, wakeup
+from djag import completions, conf, wakeup
 from djag.beat.engine import Engine
 from djag.beat.lease import Lease
 from djag.beat.outbox import Dispatch
@@ -116,6 +116,9 @@ class DjagScheduler(Scheduler):
             self.loaded = False
             return self.lease.retry_in(now)
         if not self.loaded:
+            # Runs that ended while the database was unreachable, parked by their workers:
+            # in the ledger before the engine reads it, so their slots are free again.
+            completions.fold_parked(self.store.using)
             self.engine.load(now)
             self.loaded = True
         self.engine.fence = self.lease.fence
