@@ -159,7 +159,7 @@ def _count(number: int, one: str, many: str | None = None) -> str:
 
 
 SECTIONS = (
-    ("crontabs", "Crontabs that do not parse (edit them in the admin)"),
+    ("crontabs", "Crontabs that cannot fire (edit them in the admin)"),
     ("beat_problems", "Tasks beat cannot schedule (edit the task; beat re-checks it)"),
     ("unrunnable", "Dependers that can never run"),
     ("deadlocks", "Deadlocks"),

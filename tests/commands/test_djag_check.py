@@ -171,7 +171,7 @@ def test_a_crontab_that_no_longer_parses_is_reported_with_its_tasks():
             [broken.crontab_id],
         )
     text, error = check()
-    [crontab_line] = section(text, "Crontabs that do not parse (edit them in the admin)")
+    [crontab_line] = section(text, "Crontabs that cannot fire (edit them in the admin)")
     assert crontab_line.startswith(f"  crontab {broken.crontab_id} [0 99 * * * * (UTC)]: ")
     assert "'downstream' waits for 'broken', which has a crontab that does not parse" in text
     assert str(error).startswith("2 problems found")

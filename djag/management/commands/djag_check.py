@@ -14,7 +14,8 @@ from djag.management.common import add_now_argument
 class Command(BaseCommand):
     help = (
         "Check the schedule for what keeps tasks from running, and exit with code 1 if "
-        "anything is found: crontabs that no longer parse, tasks beat reported a problem "
+        "anything is found: crontabs that cannot fire (that no longer parse, or match no "
+        "date), tasks beat reported a problem "
         "with, dependers that can never run (their dependee is disabled, has ended, reached "
         "max_runs or never fires again, or can itself never run) and deadlocked cycles "
         "(tasks that each wait for the next, none with a run in flight). Run it after "
