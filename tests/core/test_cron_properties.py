@@ -38,6 +38,19 @@ PROPERTY_SETTINGS = settings(
 # --- the reference ---------------------------------------------------------------------------
 
 
+def weekdays_of_month(wall: datetime) -> list[int]:
+    """The Monday-to-Friday days of the month of ``wall``."""
+    length = calendar.monthrange(wall.year, wall.month)[1]
+    return [d for d in range(1, length + 1) if wall.replace(day=d).weekday() < 5]
+
+
+def nearest_weekday(wall: datetime, day: int) -> int | None:
+    """Quartz's ``dayW``: the weekday of the month nearest ``day``, if the month has that day."""
+    if day > calendar.monthrange(wall.year, wall.month)[1]:
+        return None
+    return min(weekdays_of_month(wall), key=lambda candidate: abs(candidate - day))
+
+
 def wall_matches(fields: CronFields, wall: datetime) -> bool:
     """Does a naive local time match the crontab? Vixie cron's rules, written out plainly."""
     if (
@@ -51,19 +64,31 @@ def wall_matches(fields: CronFields, wall: datetime) -> bool:
     weekday = wall.isoweekday() % 7  # 0 = Sunday
     week_of_month = (wall.day - 1) // 7 + 1
     is_last_such_weekday = (wall + timedelta(days=7)).month != wall.month
-    by_day_of_month = wall.day in fields.days_of_month or (fields.last_day_of_month and is_last_day)
+    by_day_of_month = (
+        wall.day in fields.days_of_month
+        or (fields.last_day_of_month and is_last_day)
+        or (fields.last_weekday_of_month and wall.day == weekdays_of_month(wall)[-1])
+        or any(nearest_weekday(wall, day) == wall.day for day in fields.nearest_weekdays)
+    )
     by_weekday = (
         weekday in fields.days_of_week
         or (weekday, week_of_month) in fields.nth_days_of_week
         or (weekday in fields.last_days_of_week and is_last_such_weekday)
     )
-    if fields.day_of_month_restricted and fields.day_of_week_restricted:
+    if fields.day_match == "either" and (
+        fields.day_of_month_restricted and fields.day_of_week_restricted
+    ):
         return by_day_of_month or by_weekday
     return by_day_of_month and by_weekday
 
 
 def reference_events(fields: CronFields, zone: ZoneInfo, start: int, end: int) -> list[int] | None:
-    """Events in [start, end) of a crontab firing at second 0, by walking every UTC minute."""
+    """Events in [start, end) of a crontab firing at second 0, by walking every UTC minute.
+
+    A fixed-time crontab fires at the first occurrence of a repeated wall time and once for
+    the wall times a forward jump skips; a wildcard one fires at every real minute that
+    matches and never for a skipped one (Debian cron's rules).
+    """
     assert fields.seconds == (0,)
     fired = set()
     for instant in range(start, end, MINUTE):
@@ -72,8 +97,10 @@ def reference_events(fields: CronFields, zone: ZoneInfo, start: int, end: int) -
             return None
         wall = local.replace(tzinfo=None, fold=0)
         first_occurrence = local.fold == 0
-        if wall_matches(fields, wall) and (first_occurrence or fields.hour_steps_on_elapsed_time):
+        if wall_matches(fields, wall) and (first_occurrence or fields.wildcard):
             fired.add(instant)
+        if fields.wildcard:
+            continue
         # Wall minutes skipped since the previous instant lie in a gap: they fire now, once.
         skipped = datetime.fromtimestamp(instant - MINUTE, zone).replace(tzinfo=None, fold=0)
         skipped += timedelta(minutes=1)
@@ -120,8 +147,10 @@ def day_of_month_text(draw: st.DrawFn, favourite: int) -> str:
             st.just(str(favourite)),
             st.one_of(
                 st.just("L"),
+                st.just("LW"),
                 st.builds(lambda d: f"{d}-L", st.integers(1, 31)),
                 st.builds(lambda d: f"{d},L", st.integers(1, 31)),
+                st.builds(lambda d: f"{d}W", st.one_of(st.just(favourite), st.integers(1, 31))),
                 field_text(1, 31, favourites=(favourite,)),
             ),
         )
@@ -140,6 +169,8 @@ def day_of_week_text(draw: st.DrawFn, favourite: int) -> str:
                 st.builds(lambda d: WEEKDAY_NAMES[d], weekday),
                 st.builds(lambda d, n: f"{WEEKDAY_NAMES[d]}#{n}", weekday, st.integers(1, 5)),
                 st.builds(lambda d: f"L{d}", weekday),
+                st.builds(lambda d: f"{d}L", weekday),
+                st.builds(lambda d, n: f"{WEEKDAY_NAMES[d]}#{n},{d}", weekday, st.integers(1, 5)),
                 field_text(0, 7, favourites=(favourite,)),
             ),
         )
@@ -197,6 +228,7 @@ def case(draw: st.DrawFn, second: st.SearchStrategy[str]) -> tuple[CronFields, Z
         draw(day_of_month_text(wall.day)),
         draw(month_text(wall.month)),
         draw(day_of_week_text(wall.isoweekday() % 7)),
+        day_match=draw(st.sampled_from(["either", "both"])),
     )
     return fields, zone, moment
 
@@ -278,6 +310,7 @@ def test_count_equals_the_number_of_events(
     [
         ("0", "0,30", "0-4,22-23", "*", "*", "*"),
         ("0", "*/20", "*", "*", "*", "*"),
+        ("0", "0-59/20", "0-23", "*", "*", "*"),
         ("0", "0", "*/3", "*", "*", "*"),
     ],
 )

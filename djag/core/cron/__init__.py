@@ -50,16 +50,34 @@ every search ends within about 480 months of calendar arithmetic.
 
 from __future__ import annotations
 
-from djag.core.cron.parse import FIELD_NAMES, CronError, CronFields, parse_cron, parse_line
+from djag.core.cron.parse import (
+    BOTH_MARK,
+    FIELD_NAMES,
+    MACROS,
+    CronError,
+    CronFields,
+    DayMatch,
+    format_line,
+    parse_cron,
+    parse_line,
+    split_day_match,
+    split_line,
+)
 from djag.core.cron.schedule import CronSchedule
 from djag.core.cron.wallclock import never_fires
 
 __all__ = [
+    "BOTH_MARK",
     "FIELD_NAMES",
+    "MACROS",
     "CronError",
     "CronFields",
     "CronSchedule",
+    "DayMatch",
+    "format_line",
     "never_fires",
     "parse_cron",
     "parse_line",
+    "split_day_match",
+    "split_line",
 ]
