@@ -47,10 +47,18 @@ fields = st.one_of(
 not_text = st.one_of(st.none(), st.integers(), st.floats(), st.lists(st.integers(), max_size=2))
 
 
-def parses_or_cron_error(call: Any, *args: Any, **kwargs: Any) -> None:
+def raised_by(call: Any, *args: Any, **kwargs: Any) -> CronError | None:
+    """The CronError ``call`` raises, or None; any other exception fails the test."""
     try:
         call(*args, **kwargs)
     except CronError as error:
+        return error
+    return None
+
+
+def parses_or_cron_error(call: Any, *args: Any, **kwargs: Any) -> None:
+    error = raised_by(call, *args, **kwargs)
+    if error is not None:
         assert error.field in (*FIELD_NAMES, "line", "day_match")
         assert error.message.startswith(f"{error.field}: ")
 
@@ -64,12 +72,11 @@ def test_parse_cron_raises_only_cron_error(texts: list[str], day_match: str) -> 
 @FUZZ
 @given(st.lists(fields, min_size=0, max_size=8).map(" ".join) | st.text(max_size=60))
 def test_parse_line_then_parse_cron_raise_only_cron_error(line: str) -> None:
-    try:
-        texts = parse_line(line)
-    except CronError as error:
+    error = raised_by(parse_line, line)
+    if error is not None:
         assert error.field == "line"
         return
-    parses_or_cron_error(parse_cron, *texts)
+    parses_or_cron_error(parse_cron, *parse_line(line))
 
 
 @settings(FUZZ, max_examples=100)
