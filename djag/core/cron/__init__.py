@@ -50,6 +50,7 @@ every search ends within about 480 months of calendar arithmetic.
 
 from __future__ import annotations
 
+from djag.core.cron.describe import describe
 from djag.core.cron.parse import (
     BOTH_MARK,
     FIELD_NAMES,
@@ -74,6 +75,7 @@ __all__ = [
     "CronFields",
     "CronSchedule",
     "DayMatch",
+    "describe",
     "format_line",
     "never_fires",
     "parse_cron",
