@@ -61,7 +61,7 @@ def test_elapsed_time_through_dst_changes() -> None:
         "03-08 18:00-0400",
     ]
     autumn = [local(e) for e in schedule.events(at(2026, 10, 31, 20), at(2026, 11, 1, 12))]
-    assert autumn == ["10-31 23:00-0400", "11-01 04:00-0500", "11-01 10:00-0500"]
+    assert autumn == ["11-01 00:00-0400", "11-01 05:00-0500", "11-01 11:00-0500"]
     fall_back = IntervalSchedule(every=15 * 60, anchor=at(2026, 11, 1, 0))
     day = list(fall_back.events(at(2026, 11, 1, 0) - 1, at(2026, 11, 2, 0) - 1))
     assert len(day) == 25 * 4  # the repeated hour runs twice: every 15 minutes of real time
