@@ -119,7 +119,11 @@ def delay_of(spec: TaskSpec, slot: int) -> int:
     """The jitter of the event at ``slot`` (0 without jitter)."""
     if spec.jitter is None or spec.jitter.seconds == 0:
         return 0
-    return spec.jitter.delay(slot, spec.schedule.next_after(slot))
+    # The gap to the next event, excluded ones included: a run is released before the next
+    # event of any kind, so a date's excluded events are not split across decisions.
+    schedule = spec.schedule
+    following = schedule.base if isinstance(schedule, ExcludingSchedule) else schedule
+    return spec.jitter.delay(slot, following.next_after(slot))
 
 
 def next_due(spec: TaskSpec, after: int) -> int | None:
