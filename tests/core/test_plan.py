@@ -184,3 +184,16 @@ def test_nothing_is_lost_over_a_month_of_a_busy_schedule():
     assert "excluded: 2026-06-19 (Juneteenth)" in {skip.reason for skip in excluded}
     assert all(run.delay < 600 for run in runs)  # below the gap to the next event
     assert max(run.delay for run in runs) > 500
+
+
+def test_excluded_events_after_the_newest_run_are_handled_too():
+    """Beat down from Thursday to Saturday noon: Friday runs late, Saturday is recorded."""
+    task = daily_at_nine()
+    decision = decide(task, Progress(last_event=FRIDAY - DAY), (), now=FRIDAY + DAY + 3 * 3600)
+    assert decision.resolution is not None
+    assert decision.resolution.runs == (Run(FRIDAY, Trigger.CATCHUP),)
+    assert decision.resolution.excluded == (
+        Skip(FRIDAY + DAY, 1, "excluded: 2026-06-06 (Saturday)"),
+    )
+    assert decision.resolution.handled_through == FRIDAY + DAY
+    assert decision.next_due == FRIDAY + 2 * DAY
