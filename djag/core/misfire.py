@@ -18,7 +18,9 @@ from djag.core.vocab import Policy, Trigger
 
 
 class Schedule(Protocol):
-    """What the policies need of a schedule (``djag.core.cron.CronSchedule`` has it)."""
+    """What the policies need of a schedule: ``djag.core.cron.CronSchedule``,
+    ``djag.core.interval.IntervalSchedule`` and ``djag.core.exclusions.ExcludingSchedule``
+    have it."""
 
     def events(self, after: int, until: int) -> Iterator[int]: ...
     def count(self, after: int, until: int) -> int: ...

@@ -19,6 +19,13 @@ decision holds:
   release; each ``Run`` carries its ``delay`` for the ledger, while its
   ``scheduled_for`` stays the slot. The misfire policy's "on time" test measures
   from the release: a run released 40 s late by jitter is on time.
+
+For the shell: ``decide(spec, progress, blockers, now)`` is the decision;
+``next_due(spec, after)`` is when to decide a task next when nothing is pending
+(use it, rather than ``next_event``, to put a freshly loaded task on the heap:
+it includes jitter and the ends of excluded dates); ``next_event(spec, after)``
+is the next event that runs (what the admin shows as the next run);
+``delay_of(spec, slot)`` is the jitter of one slot.
 """
 
 from __future__ import annotations

@@ -13,7 +13,16 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from djag.core import cron
-from djag.core.cron import CronFields, CronSchedule, never_fires, parse_cron
+from djag.core.cron import (
+    CronFields,
+    CronSchedule,
+    DayMatch,
+    format_line,
+    never_fires,
+    parse_cron,
+    parse_line,
+    split_line,
+)
 
 from .reference import reference_events
 
@@ -249,3 +258,21 @@ def test_every_zone_agrees_with_the_reference_at_its_offset_changes(
                 expected = reference_events(fields, zone, start, end)
                 if expected is not None:
                     assert list(schedule.events(start - 1, end - 1)) == expected, (key, start)
+
+
+@PROPERTY_SETTINGS
+@given(
+    st.tuples(
+        st.one_of(st.just("0"), field_text(0, 59)),
+        field_text(0, 59),
+        field_text(0, 23),
+        day_of_month_text(15),
+        month_text(6),
+        day_of_week_text(1),
+    ),
+    st.sampled_from(["either", "both"]),
+)
+def test_the_one_line_form_round_trips(texts: tuple[str, ...], day_match: str) -> None:
+    line = format_line(*texts, day_match=day_match)
+    assert parse_cron(*parse_line(line)) == parse_cron(*texts, day_match=day_match)
+    assert split_line(line) == (texts, DayMatch(day_match))
