@@ -272,7 +272,7 @@ def test_next_fires_agree_with_cronsim() -> None:
                 starts.add((change.zone.key, change.instant + shift))
                 unexplained += not compare(line, change, change.instant + shift, outcome)
     print(
-        f"\ncronsim differential: {len(lines)} expressions x {len(ZONES)} zones x "
+        f"\ncronsim differential: {len(lines)} expressions in {len(ZONES)} zones from "
         f"{len(starts)} start instants: {dict(outcome)}, unexplained {unexplained}"
     )
     assert unexplained == 0
