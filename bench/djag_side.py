@@ -20,10 +20,11 @@ from bench.celery_app import app
 from bench.metrics import TickStats, live_pickup, measured, peak_rss_mb
 from bench.profiling import Profiles
 from djag import conf, wakeup
-from djag.beat.engine import Dispatch, Engine
+from djag.beat.engine import Engine
+from djag.beat.outbox import Dispatch
 from djag.models import Crontab, PeriodicTask, RunState, TaskDependency, TaskRun
 from djag.scheduler import DjagScheduler
-from djag.store import Store
+from djag.store.door import Store
 
 #: The every-few-seconds tasks start this long after the workload is built, so
 #: that the idle window holds N tasks of which none is due.

@@ -19,7 +19,7 @@ from celery.signals import before_task_publish
 from kombu import Exchange, Queue
 
 from djag.beat.publish import RunSender
-from djag.store import message_options
+from djag.core.message import message_options
 
 DJAG_OPTIONS: dict[str, dict[str, Any]] = {
     "none": {},

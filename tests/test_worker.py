@@ -9,9 +9,9 @@ import pytest
 from django.utils import timezone
 
 from djag import wakeup, worker
+from djag.core.message import RUN_ID_HEADER
 from djag.models import PeriodicTask, RunState, TaskRun
 from djag.models.run import ERROR_MAX_CHARS
-from djag.store import RUN_ID_HEADER
 
 # The handlers close stale connections as Django does between requests, which needs
 # real commits (a test wrapped in one transaction would lose its connection).
