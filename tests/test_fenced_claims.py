@@ -11,17 +11,21 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import threading
+import time
 from collections.abc import Sequence
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import DatabaseError, connection, connections
 
 from djag.beat.outbox import Dispatch
 from djag.models import Crontab, PeriodicTask, SchedulerLease, TaskRun
 from djag.scheduler import DjagScheduler
+from djag.store import lease as lease_rows
 from djag.store import ledger
 from djag.store.db import default_database
-from djag.store.lease import Deposed
+from djag.store.lease import Deposed, fenced
 from djag.store.rows import Fence, NewRun
 from sample_site.celery import app
 
@@ -129,3 +133,47 @@ def test_the_probe_fails_when_the_leader_renews_but_cannot_tick(
         f"djag beat is not alive: the leader {beat.scheduler.lease.holder} renews its lease "
         "but last ticked at 2026-03-02 12:00:20 UTC"
     )
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(
+    connection.vendor == "sqlite",
+    reason="SQLite has one lock for the whole file: any writer frozen mid-transaction stops all",
+)
+def test_a_leader_frozen_inside_its_claim_does_not_keep_the_standby_out(every_second) -> None:
+    """The fence locks the lease row for the claim's transaction; a leader frozen there (or
+    cut off) must not hold it for longer than its lease: the server ends the transaction."""
+    using = default_database()
+    now = time.time()
+    SchedulerLease.objects.create(
+        name="default",
+        holder="beat-a",
+        generation=1,
+        expires_at=dt.datetime.fromtimestamp(now - 1, dt.UTC),  # its lease has run out
+    )
+    inside, wake = threading.Event(), threading.Event()
+    outcome: dict[str, object] = {}
+
+    def frozen_leader() -> None:
+        try:
+            with fenced(using, Fence("default", "beat-a", 1, lease_seconds=1)):
+                inside.set()
+                wake.wait(10)  # frozen with its claim transaction open
+                TaskRun.objects.create(
+                    periodic_task=every_second, task_name="tick", trigger="schedule"
+                )
+        except Exception as exc:
+            outcome["error"] = exc
+        finally:
+            connections.close_all()
+
+    leader = threading.Thread(target=frozen_leader)
+    leader.start()
+    assert inside.wait(10)
+    # The standby's takeover waits for the row, until the server ends the frozen transaction.
+    generation = lease_rows.acquire(using, "default", "beat-b", time.time(), LEASE)
+    wake.set()
+    leader.join(15)
+    assert generation == 2
+    assert isinstance(outcome.get("error"), DatabaseError), outcome
+    assert not TaskRun.objects.exists()

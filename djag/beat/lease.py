@@ -53,7 +53,7 @@ class Lease:
         """What this leader's claims are checked against; None when it does not lead."""
         if self.generation is None:
             return None
-        return Fence(self.name, self.holder, self.generation)
+        return Fence(self.name, self.holder, self.generation, self.lease_seconds)
 
     def ticked(self, now: float) -> None:
         """Note a successful tick; the next renewal records it."""

@@ -2,14 +2,16 @@
 
 The timing rules (when to renew, when to step down) are beat's, in
 ``djag.beat.lease``; this module only says what each write does to the row, and
-:func:`hold_fence` is the check a claim makes in its own transaction.
+:func:`fenced` is the transaction a leader's claim is made in.
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
+from collections.abc import Iterator
 
-from django.db import IntegrityError
+from django.db import DatabaseError, IntegrityError, connections, transaction
 from django.db.models import F, Q, QuerySet
 
 from djag.models import SchedulerLease
@@ -51,24 +53,58 @@ def renew(
     return bool(updated)
 
 
-def hold_fence(using: str, fence: Fence) -> None:
-    """Inside a transaction: make sure ``fence`` still holds the lease until it commits.
+@contextlib.contextmanager
+def fenced(using: str, fence: Fence | None) -> Iterator[None]:
+    """A transaction that commits only while ``fence`` still holds the lease (no fence:
+    a plain transaction); raises :class:`Deposed` at once if it no longer does.
 
-    An UPDATE that changes nothing, so that the row is locked (PostgreSQL and MariaDB
-    lock it, SQLite the whole database) until the transaction ends: a standby's
-    takeover, itself an UPDATE of the row, waits for the claim to commit and then
-    sees its runs, or commits first and the claim raises :class:`Deposed`.
+    The check is an UPDATE of the lease row that changes nothing, so that the row stays
+    locked (PostgreSQL and MariaDB lock it, SQLite the whole database) until the
+    transaction ends: a standby's takeover, itself an UPDATE of the row, waits for the
+    claim to commit and then sees its runs, or commits first and the claim is refused.
+
+    A claimer frozen (SIGSTOP, a pause) or cut off inside the transaction would keep the
+    row locked and the standby waiting; so the server ends such a transaction once it
+    has been idle for the lease time (PostgreSQL's idle_in_transaction_session_timeout,
+    MariaDB's wait_timeout), and the takeover goes ahead.
     """
-    held = (
-        _rows(using, fence.name)
-        .filter(holder=fence.holder, generation=fence.generation)
-        .update(generation=F("generation"))
-    )
-    if not held:
-        raise Deposed(
-            f"{fence.holder} no longer holds the lease (generation {fence.generation}): "
-            "another beat took it over"
-        )
+    if fence is None:
+        with transaction.atomic(using=using):
+            yield
+        return
+    connection = connections[using]
+    try:
+        with transaction.atomic(using=using):
+            _end_when_idle(using, fence.lease_seconds)
+            held = (
+                _rows(using, fence.name)
+                .filter(holder=fence.holder, generation=fence.generation)
+                .update(generation=F("generation"))
+            )
+            if not held:
+                raise Deposed(
+                    f"{fence.holder} no longer holds the lease (generation "
+                    f"{fence.generation}): another beat took it over"
+                )
+            yield
+    finally:
+        if connection.vendor == "mysql":
+            with contextlib.suppress(DatabaseError), connection.cursor() as cursor:
+                cursor.execute("SET SESSION wait_timeout = @@GLOBAL.wait_timeout")
+
+
+def _end_when_idle(using: str, seconds: float) -> None:
+    """Have the server end this transaction if the client leaves it idle for ``seconds``."""
+    connection = connections[using]
+    whole = max(1, math.ceil(seconds))
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT set_config('idle_in_transaction_session_timeout', %s, true)",
+                [str(whole * 1000)],
+            )
+        elif connection.vendor == "mysql":
+            cursor.execute("SET SESSION wait_timeout = %s", [whole])
 
 
 def acquire(using: str, name: str, holder: str, now: float, lease_seconds: float) -> int | None:

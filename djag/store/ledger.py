@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from functools import partial
 from typing import Any
 
-from django.db import connections, transaction
+from django.db import connections
 from django.db.models.constants import OnConflict
 
 from djag.core.batches import chunks
@@ -23,7 +23,7 @@ from djag.core.vocab import ACTIVE_STATES, RunState
 from djag.models import TaskRun
 from djag.models.run import ERROR_MAX_CHARS
 from djag.store.db import from_epoch, retry_deadlocks
-from djag.store.lease import hold_fence
+from djag.store.lease import fenced
 from djag.store.rows import ClaimedRun, Fence, NewRun
 
 #: The states a run may enter each state from.
@@ -172,9 +172,7 @@ def _insert_runs(using: str, rows: Sequence[tuple[Any, ...]], fence: Fence | Non
         if part
     )
     adapt = ops.adapt_datetimefield_value
-    with transaction.atomic(using=using), connection.cursor() as cursor:
-        if fence is not None:
-            hold_fence(using, fence)
+    with fenced(using, fence), connection.cursor() as cursor:
         for chunk in chunks(rows):
             params = []
             for row in chunk:

@@ -48,6 +48,7 @@ class Fence:
     name: str
     holder: str
     generation: int
+    lease_seconds: float = 10.0  # a claim transaction left idle this long is ended
 
 
 @dataclass(frozen=True, slots=True)
