@@ -39,10 +39,13 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 CELERY_IMPORTS = ["tests.tasks"]
 
 # End-to-end tests start beats with a short lease (a standby takes over within
-# seconds), may shorten beat's fallback poll, and give each test a Celery queue of its own.
+# seconds), may shorten beat's fallback poll, may allow scheduled management commands,
+# and give each test a Celery queue of its own.
 if os.environ.get("DJAG_LEASE_SECONDS"):
     DJAG_LEASE_SECONDS = float(os.environ["DJAG_LEASE_SECONDS"])
 if os.environ.get("DJAG_POLL_SECONDS"):
     DJAG_POLL_SECONDS = float(os.environ["DJAG_POLL_SECONDS"])
+if os.environ.get("DJAG_ALLOWED_COMMANDS"):
+    DJAG_ALLOWED_COMMANDS = os.environ["DJAG_ALLOWED_COMMANDS"].split(",")
 if os.environ.get("CELERY_TASK_DEFAULT_QUEUE"):
     CELERY_TASK_DEFAULT_QUEUE = os.environ["CELERY_TASK_DEFAULT_QUEUE"]
