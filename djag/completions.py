@@ -31,7 +31,7 @@ from django.core.cache import caches
 from django.db import connections
 
 from djag import conf, wakeup
-from djag.core.vocab import RunState
+from djag.core.vocab import ACTIVE_STATES, RunState
 from djag.store import history, ledger
 from djag.store.db import default_database
 
@@ -96,7 +96,16 @@ def fold_parked(using: str, run_ids: Iterable[int] | None = None) -> int:
     except Exception as exc:
         logger.warning("djag beat: cannot read parked completions from the cache: %s", exc)
         return 0
-    ended = sum(Completion(**value).write(using) for value in found.values())
+    ended = 0
+    for key, value in found.items():
+        try:
+            completion = Completion(**value)
+            if completion.run_id != keys[key] or RunState(completion.state) in ACTIVE_STATES:
+                raise ValueError(completion)
+        except (TypeError, ValueError):  # not one of ours (another version, another app)
+            logger.warning("djag beat: ignoring the unreadable parked completion %s", key)
+            continue
+        ended += completion.write(using)
     if found:
         logger.warning(
             "djag beat: %d run(s) ended while the database was unreachable: recorded now",

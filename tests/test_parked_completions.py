@@ -159,3 +159,17 @@ def test_an_end_already_written_is_not_overwritten(
     assert completions.fold_parked("default", [in_flight.id]) == 0
     assert completions.write_parked() == 1  # written: the guarded move changed nothing
     assert state_of(in_flight).state == RunState.LOST
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["garbage", {"run_id": 1}, {"run_id": 999, "state": "success", "finished_at": 1.0}, None],
+)
+def test_beat_ignores_a_parked_value_it_cannot_read(
+    parked: completions._Retrier, in_flight: TaskRun, value: Any
+) -> None:
+    if value == {"run_id": 1}:
+        value = {"run_id": in_flight.id, "state": "started", "finished_at": 1.0}
+    caches["default"].set(completions.PARKED_KEY.format(in_flight.id), value)
+    assert completions.fold_parked("default") == 0
+    assert state_of(in_flight).state == RunState.STARTED
