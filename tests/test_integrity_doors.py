@@ -21,11 +21,12 @@ from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
+from djag.core.cron import FIELD_NAMES
 from djag.models import Crontab, PeriodicTask, TaskDependency
 from djag.store import schedule
 from djag.store.db import default_database
 
-from .test_admin import admin_url
+from .test_admin import admin_url, task_form
 from .test_engine import E0, T0, Recorder, make_engine, run
 
 pytestmark = pytest.mark.django_db
@@ -207,3 +208,17 @@ def test_a_huge_number_in_a_task_row_is_its_problem(column: str, value: int, pro
     assert bad.problem.startswith(problem)
     assert [dispatch.task_id for dispatch in publisher.sent] == [good.pk]
     assert good.runs.count() == 1
+
+
+@door_params()
+def test_the_admin_forms_answer_a_bad_row_without_a_500(rows: Any, admin_client: Client) -> None:
+    """Saving the bad row's pages as they are: a form error, or a save; never a 500."""
+    _, bad, _ = rows
+    crontab = Crontab.objects.get(pk=bad.crontab_id)
+    crontab_form = {name: getattr(crontab, name) for name in FIELD_NAMES}
+    crontab_form["timezone"] = crontab.zone_name
+    response = admin_client.post(admin_url(Crontab, "change", crontab.pk), crontab_form)
+    assert response.status_code in (200, 302)
+    task_form_data = {**task_form(crontab), "name": "bad", "crontab": crontab.pk, "cron": ""}
+    response = admin_client.post(admin_url(PeriodicTask, "change", bad.pk), task_form_data)
+    assert response.status_code in (200, 302)
