@@ -151,11 +151,12 @@ class RunPublisher:
             batch = outgoing[start : start + BATCH_SIZE]
             buffered: list[tuple[Outgoing, dict]] = []
             alone: set[int] = set()  # ids of the items that failed on their own
+            declared: set[Any] = set()
             try:
                 with self.producer.batch(max_size=_NO_AUTO_FLUSH):  # type: ignore[attr-defined]
                     for item in batch:
                         try:
-                            headers = self._publish_one(self.producer, item, now)
+                            headers = self._publish_one(self.producer, item, now, declared)
                         except Exception as exc:
                             if self._is_connection_error(exc):
                                 raise
@@ -180,9 +181,10 @@ class RunPublisher:
         if self.confirms is None or self.confirms.connection is not connection:
             self.confirms = ConfirmChannel(connection)
         headers: dict[int, dict] = {}  # by id of the item
+        declared: set[Any] = set()
 
         def publish(producer: Producer, item: Outgoing) -> None:
-            headers[id(item)] = self._publish_one(producer, item, now)
+            headers[id(item)] = self._publish_one(producer, item, now, declared)
 
         failures: list[tuple[Dispatch, Exception]] = []
         for start in range(0, len(outgoing), BATCH_SIZE):
@@ -198,12 +200,24 @@ class RunPublisher:
                 failures.extend((item.dispatch, broken[0]) for item in rest)
                 break
             headers.clear()
+            declared.clear()
         return failures
 
     # -- one message ---------------------------------------------------------------
 
-    def _publish_one(self, producer: Producer, item: Outgoing, now: dt.datetime) -> dict:
-        """Hand one message to kombu as ``send_task`` does; return its headers."""
+    def _publish_one(
+        self,
+        producer: Producer,
+        item: Outgoing,
+        now: dt.datetime,
+        declared: set[Any] | None = None,
+    ) -> dict:
+        """Hand one message to kombu as ``send_task`` does; return its headers.
+
+        ``declared``: the batch's entities declared so far. A batch fails or
+        succeeds as a whole, so its messages are buffered without kombu's
+        per-message retry wrapper, and each queue is declared once per batch.
+        """
         template = item.template
         headers, properties = template.message(item.run, now)
         payload: bytes | str = template.payload
@@ -219,15 +233,21 @@ class RunPublisher:
                 retry_policy=template.publish["retry_policy"],
             )
             payload = dumps(template.body, serializer=template.publish["serializer"])[2]
+        declare = bound_queues(template.declare, producer.channel, self.bound)
+        options = template.publish
+        if declared is not None:
+            declare = [entity for entity in declare if entity not in declared]
+            declared.update(declare)
+            options = {**options, "retry": False}
         producer.publish(
             payload,
             content_type=template.content_type,
             content_encoding=template.content_encoding,
             exchange=template.exchange,
             routing_key=template.routing_key,
-            declare=bound_queues(template.declare, producer.channel, self.bound),
+            declare=declare,
             headers=headers,
-            **template.publish,
+            **options,
             **properties,
         )
         return headers
