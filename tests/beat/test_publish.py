@@ -14,6 +14,7 @@ frozen, so that an expiry computed from "now" is the same on both paths.
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import json
 import uuid
 from collections.abc import Iterator
@@ -339,3 +340,46 @@ def test_a_run_may_carry_its_own_expiry(app: Celery) -> None:
     headers, properties = template.message(RunPart("id", {}, expires=until), NOW)
     assert headers["expires"] == until.isoformat()
     assert properties["expiration"] == 30
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_the_collector_is_paused_while_publishing_and_restored(app: Celery, enabled: bool) -> None:
+    collections: list[str] = []
+    seen_enabled: list[bool] = []
+
+    def record(phase: str, info: dict) -> None:
+        collections.append(phase)
+
+    def make_garbage_while_publishing(sender: str, **kwargs: Any) -> None:
+        seen_enabled.append(gc.isenabled())
+        if record not in gc.callbacks:  # from the first message on
+            gc.callbacks.append(record)
+        for _ in range(2000):  # far past the first generation's threshold
+            cycle: list = []
+            cycle.append(cycle)
+
+    was_enabled = gc.isenabled()
+    (gc.enable if enabled else gc.disable)()
+    before_task_publish.connect(make_garbage_while_publishing, weak=False)
+    try:
+        with app.producer_or_acquire() as producer:
+            publisher = RunPublisher(app, producer)
+            inner = publisher._publish
+
+            def publish_then_stop_recording(dispatches: list[Dispatch]) -> list:
+                try:
+                    return inner(dispatches)
+                finally:  # still inside the pause: the garbage is collected after it
+                    gc.callbacks.remove(record)
+
+            publisher._publish = publish_then_stop_recording  # type: ignore[method-assign]
+            publisher.publish(
+                [Dispatch(run, f"gc-{run}", run, "t.plain", [], {}, {}) for run in range(3)]
+            )
+            assert gc.isenabled() is enabled
+    finally:
+        before_task_publish.disconnect(make_garbage_while_publishing)
+        (gc.enable if was_enabled else gc.disable)()
+    assert seen_enabled == [False, False, False]
+    assert collections == []
+    raw_messages(app, "celery")
