@@ -127,29 +127,27 @@ class RunPublisher:
                 continue
             outgoing.append(Outgoing(dispatch, template, run))
         if outgoing:
-            failures.extend(self._send(outgoing, self.app.now()))
+            failures.extend(self._send(outgoing))
         return failures
 
-    def _send(self, outgoing: list[Outgoing], now: dt.datetime) -> list[tuple[Dispatch, Exception]]:
+    def _send(self, outgoing: list[Outgoing]) -> list[tuple[Dispatch, Exception]]:
         connection = self.producer.connection
         transport = connection.transport if connection is not None else None
         if self.composer.sent_event or transport is None:
-            return self._one_by_one(outgoing, now)
+            return self._one_by_one(outgoing)
         if getattr(transport, "driver_name", "") == "py-amqp":
-            return self._confirmed(outgoing, now)
+            return self._confirmed(outgoing)
         if getattr(self.producer, "supports_batch_publish", False):
-            return self._pipelined(outgoing, now)
-        return self._one_by_one(outgoing, now)
+            return self._pipelined(outgoing)
+        return self._one_by_one(outgoing)
 
     # -- the three ways ----------------------------------------------------------
 
-    def _one_by_one(
-        self, outgoing: list[Outgoing], now: dt.datetime
-    ) -> list[tuple[Dispatch, Exception]]:
+    def _one_by_one(self, outgoing: list[Outgoing]) -> list[tuple[Dispatch, Exception]]:
         failures = []
         for index, item in enumerate(outgoing):
             try:
-                headers = self._publish_one(self.producer, item, now)
+                headers = self._publish_one(self.producer, item, self.app.now())
             except Exception as exc:
                 failures.append((item.dispatch, exc))
                 if self._is_connection_error(exc):
@@ -168,12 +166,11 @@ class RunPublisher:
                 )
         return failures
 
-    def _pipelined(
-        self, outgoing: list[Outgoing], now: dt.datetime
-    ) -> list[tuple[Dispatch, Exception]]:
+    def _pipelined(self, outgoing: list[Outgoing]) -> list[tuple[Dispatch, Exception]]:
         failures: list[tuple[Dispatch, Exception]] = []
         for start in range(0, len(outgoing), BATCH_SIZE):
             batch = outgoing[start : start + BATCH_SIZE]
+            now = self.app.now()  # the expiry of the batch's messages counts from here
             buffered: list[tuple[Outgoing, dict]] = []
             alone: set[int] = set()  # ids of the items that failed on their own
             declared: set[Any] = set()
@@ -198,9 +195,7 @@ class RunPublisher:
                 self._published(item, headers)
         return failures
 
-    def _confirmed(
-        self, outgoing: list[Outgoing], now: dt.datetime
-    ) -> list[tuple[Dispatch, Exception]]:
+    def _confirmed(self, outgoing: list[Outgoing]) -> list[tuple[Dispatch, Exception]]:
         connection = self.producer.connection
         assert connection is not None
         if self.confirms is None or self.confirms.connection is not connection:
@@ -214,6 +209,7 @@ class RunPublisher:
         failures: list[tuple[Dispatch, Exception]] = []
         for start in range(0, len(outgoing), BATCH_SIZE):
             batch = outgoing[start : start + BATCH_SIZE]
+            now = self.app.now()  # the expiry of the batch's messages counts from here
             failed = dict(self.confirms.send(batch, publish))
             failures.extend((batch[index].dispatch, exc) for index, exc in failed.items())
             for index, item in enumerate(batch):
