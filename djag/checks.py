@@ -178,12 +178,12 @@ def check_metrics_settings(**_: Any) -> list[checks.CheckMessage]:
             )
         )
     address = _setting("DJAG_METRICS_ADDRESS")
-    if not isinstance(address, str):
+    if not isinstance(address, str) or not address:
         errors.append(
             checks.Error(
                 f"DJAG_METRICS_ADDRESS is {address!r}; it must be a host name or IP address.",
                 hint='Set it to the address to listen on, e.g. "127.0.0.1", or remove it '
-                "(every interface).",
+                '(every IPv4 interface, "0.0.0.0").',
                 id="djag.E006",
             )
         )

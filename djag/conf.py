@@ -44,8 +44,8 @@ DEFAULTS = {
     "DJAG_ALERT_WEBHOOK": "",
     # Beat serves Prometheus metrics on this port (djag.beat.metrics); None for none.
     "DJAG_METRICS_PORT": None,
-    # The address the metrics server listens on; "" for every interface.
-    "DJAG_METRICS_ADDRESS": "",
+    # The address the metrics server listens on (every IPv4 interface by default).
+    "DJAG_METRICS_ADDRESS": "0.0.0.0",
 }
 
 
@@ -62,7 +62,7 @@ def get() -> DjagSettings:
         alert_mail=read("DJAG_ALERT_MAIL") is True,
         alert_webhook=str(read("DJAG_ALERT_WEBHOOK") or ""),
         metrics_port=_port(read("DJAG_METRICS_PORT")),
-        metrics_address=str(read("DJAG_METRICS_ADDRESS") or ""),
+        metrics_address=str(read("DJAG_METRICS_ADDRESS")),
     )
 
 

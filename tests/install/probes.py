@@ -196,6 +196,26 @@ def yaml() -> None:
     assert PeriodicTask.objects.get().name == "probe"
 
 
+def metrics() -> None:
+    """beat's metrics are served, and Prometheus' parser reads them."""
+    configure()
+    from urllib.request import urlopen
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from djag.beat.metrics import PrometheusMetrics
+
+    served = PrometheusMetrics()
+    port = served.serve(0, "127.0.0.1")
+    try:
+        served.tick(lag=0.5, backlog=0, leading=True)
+        with urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+            families = {f.name: f for f in text_string_to_metric_families(response.read().decode())}
+    finally:
+        served.close()
+    assert families["djag_beat_leader"].samples[0].value == 1.0
+
+
 def demo() -> None:
     """The sample site's settings read DATABASE_URL with dj-database-url."""
     import dj_database_url

@@ -135,6 +135,7 @@ PROBE_ARGUMENTS: dict[str, Callable[[pytest.FixtureRequest], list[str]]] = {
     "postgres": lambda request: [TEST_DATABASE_URLS["postgres"]],
     "mysql": lambda request: [TEST_DATABASE_URLS["mysql"]],
     "yaml": lambda request: [],
+    "metrics": lambda request: [],
     "demo": lambda request: [],
 }
 
