@@ -3,14 +3,18 @@ prometheus_client's own parser; the stand-in that records nothing when they are 
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 import socket
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 
 import prometheus_client
 import pytest
+import yaml
 from django.test import override_settings
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -185,3 +189,28 @@ def test_without_prometheus_client_the_stand_in_is_used(
     assert "prometheus_client is not installed (pip install 'djag[metrics]')" in caplog.text
     with pytest.raises(RuntimeError, match="djag\\[metrics\\]"):
         PrometheusMetrics()
+
+
+# --- the docs' PromQL names only what is served ------------------------------------------------
+
+
+def docs_blocks(language: str) -> list[str]:
+    page = (Path(__file__).resolve().parents[1] / "docs" / "metrics.md").read_text()
+    return re.findall(rf"```{language}\n(.*?)```", page, flags=re.DOTALL)
+
+
+def test_the_docs_queries_name_served_series(served: tuple[PrometheusMetrics, str]) -> None:
+    recorder, url = served
+    recorder.run_finished("t", "success", duration=1.0, finished_at=1.0)
+    with urllib.request.urlopen(url, timeout=10) as response:
+        text = response.read().decode()
+    names = {family.name for family in text_string_to_metric_families(text)} | {
+        sample.name for family in text_string_to_metric_families(text) for sample in family.samples
+    }
+    (dashboard,) = docs_blocks("json")
+    configs = [yaml.safe_load(block) for block in docs_blocks("yaml")]
+    assert json.loads(dashboard)["panels"]
+    assert configs[1]["groups"][0]["rules"]
+    used = set(re.findall(r"djag_[a-z_]+", dashboard + "".join(docs_blocks("yaml"))))
+    assert "djag_last_success_timestamp_seconds" in used
+    assert used <= names, used - names
