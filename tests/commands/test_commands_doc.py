@@ -6,7 +6,21 @@ import re
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-NUMBERS = "zero one two three four five six seven eight nine ten eleven twelve".split()
+NUMBERS = [
+    "zero",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+]
 
 
 def test_every_shipped_command_has_a_row_and_a_section() -> None:
