@@ -24,7 +24,7 @@ from djag.beat.engine import Engine
 from djag.beat.outbox import Dispatch
 from djag.models import Crontab, PeriodicTask, RunState, TaskDependency, TaskRun
 from djag.scheduler import DjagScheduler
-from djag.store import Store
+from djag.store.door import Store
 
 #: The every-few-seconds tasks start this long after the workload is built, so
 #: that the idle window holds N tasks of which none is due.
