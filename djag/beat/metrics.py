@@ -118,10 +118,6 @@ class PrometheusMetrics(Metrics):
             with contextlib.suppress(KeyError):  # no series for it yet
                 family.remove(task)
 
-    def exposition(self) -> bytes:
-        """The text format the server serves."""
-        return prometheus_client.generate_latest(self.registry)
-
     def serve(self, port: int, address: str) -> int:
         """Serve ``/metrics`` on ``address:port`` (port 0: any free one); the port bound."""
         self._server, self._thread = prometheus_client.start_http_server(
