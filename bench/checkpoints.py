@@ -30,7 +30,8 @@ def measure(n: int, repeat: int, skip_today: bool = False) -> dict[str, Any]:
     from django.db import connection, transaction
 
     from djag.models import Crontab, PeriodicTask
-    from djag.store import Store, from_epoch
+    from djag.store.db import from_epoch
+    from djag.store.door import Store
 
     crontab = Crontab.objects.create(minute="*")
     PeriodicTask.objects.bulk_create(

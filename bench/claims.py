@@ -33,7 +33,10 @@ def measure(n: int, repeat: int) -> dict[str, Any]:
     from django.db.models.constants import OnConflict
 
     from djag.models import Crontab, PeriodicTask, TaskRun
-    from djag.store import _CLAIM_FIELDS, NewRun, Store, from_epoch
+    from djag.store.db import from_epoch
+    from djag.store.door import Store
+    from djag.store.ledger import CLAIM_FIELDS
+    from djag.store.rows import NewRun
 
     crontab = Crontab.objects.create(minute="*")
     PeriodicTask.objects.bulk_create(
@@ -56,7 +59,7 @@ def measure(n: int, repeat: int) -> dict[str, Any]:
 
     ops = connection.ops
     fields = {field.name: field for field in TaskRun._meta.concrete_fields}
-    columns = [fields[name] for name in _CLAIM_FIELDS]
+    columns = [fields[name] for name in CLAIM_FIELDS]
     returning = connection.features.can_return_rows_from_bulk_insert
 
     def multi_row() -> None:

@@ -25,7 +25,7 @@ from djag.beat.engine import Engine
 from djag.beat.outbox import Dispatch
 from djag.models import Crontab, PeriodicTask, RunState, TaskDependency, TaskRun
 from djag.scheduler import DjagScheduler
-from djag.store import Store
+from djag.store.door import Store
 
 #: The every-few-seconds tasks start this long after the workload is built, so
 #: that the idle window holds N tasks of which none is due.
@@ -222,8 +222,8 @@ def _publish_again(engine: Engine, publisher: Counting) -> float:
     """The same runs published once more: the tasks' messages already composed."""
     dispatches = [
         dispatch
-        for run in engine.active.values()
-        if (dispatch := engine._dispatch_for(run.id, run.celery_task_id, run.task_id))
+        for run in engine.runs.active.values()
+        if (dispatch := engine.catalog.dispatch_for(run.id, run.celery_task_id, run.task_id))
     ]
     assert publisher.publish is not None
     started = time.perf_counter()

@@ -12,24 +12,21 @@ from __future__ import annotations
 
 import logging
 import socket
-from collections.abc import Iterable
-from functools import partial
+import time
+from collections.abc import Callable
 from typing import Any
 
 from celery import signals
 from django.db import close_old_connections
-from django.utils import timezone
 
 from djag import wakeup
 from djag.core.message import RUN_ID_HEADER
-from djag.models import RunState, TaskRun
+from djag.core.vocab import RunState
 from djag.models.run import ERROR_MAX_CHARS
-from djag.store import Store, retry_deadlocks
+from djag.store import history, ledger, schedule
+from djag.store.db import default_database
 
 logger = logging.getLogger("djag.worker")
-
-_BEFORE_START = (RunState.CLAIMED, RunState.SENT, RunState.RETRY)
-_UNFINISHED = (RunState.CLAIMED, RunState.SENT, RunState.STARTED, RunState.RETRY)
 
 
 def run_id_of(request: Any) -> int | None:
@@ -52,18 +49,26 @@ def error_text(exc: BaseException | None) -> str:
     return f"{type(exc).__name__}: {exc}"[:ERROR_MAX_CHARS]
 
 
-def _move(run_id: int | None, from_states: Iterable[str], **fields: Any) -> None:
+def _record(run_id: int | None, what: str, write: Callable[[str, int], object]) -> None:
+    """Write one ledger transition of the run, then wake beat; never fail the task."""
     if run_id is None:
         return
     try:
         close_old_connections()
-        rows = TaskRun.objects.filter(id=run_id, state__in=list(from_states))
-        retry_deadlocks(partial(rows.update, **fields), rows.db)
+        write(default_database(), run_id)
     except Exception:
         # The run will be found lost after its timeout; never fail the task for this.
-        logger.exception("djag: could not record run %s as %s", run_id, fields.get("state"))
+        logger.exception("djag: could not record run %s as %s", run_id, what)
         return
     wakeup.touch()
+
+
+def _finish(run_id: int | None, state: RunState, error: str = "") -> None:
+    _record(
+        run_id,
+        state,
+        lambda using, run: ledger.mark_finished(using, [run], state, time.time(), error),
+    )
 
 
 def _hostname(sender: Any) -> str:
@@ -73,64 +78,46 @@ def _hostname(sender: Any) -> str:
 
 def on_prerun(sender: Any = None, task: Any = None, **_: Any) -> None:
     task = task or sender
-    _move(
+    worker = _hostname(task)
+    _record(
         run_id_of(getattr(task, "request", None)),
-        _BEFORE_START,
-        state=RunState.STARTED,
-        started_at=timezone.now(),
-        worker=_hostname(task),
+        RunState.STARTED,
+        lambda using, run: ledger.mark_started(using, run, time.time(), worker),
     )
 
 
 def on_success(sender: Any = None, **_: Any) -> None:
-    _move(
-        run_id_of(getattr(sender, "request", None)),
-        _UNFINISHED,
-        state=RunState.SUCCESS,
-        finished_at=timezone.now(),
-    )
+    _finish(run_id_of(getattr(sender, "request", None)), RunState.SUCCESS)
 
 
 def on_failure(sender: Any = None, exception: BaseException | None = None, **_: Any) -> None:
-    _move(
-        run_id_of(getattr(sender, "request", None)),
-        _UNFINISHED,
-        state=RunState.FAILURE,
-        finished_at=timezone.now(),
-        error=error_text(exception),
-    )
+    _finish(run_id_of(getattr(sender, "request", None)), RunState.FAILURE, error_text(exception))
 
 
 def on_retry(sender: Any = None, request: Any = None, reason: Any = None, **_: Any) -> None:
-    _move(
-        run_id_of(request),
-        _UNFINISHED,
-        state=RunState.RETRY,
-        error=str(reason)[:ERROR_MAX_CHARS] if reason is not None else "",
+    why = str(reason) if reason is not None else ""
+    _record(
+        run_id_of(request), RunState.RETRY, lambda using, run: ledger.mark_retry(using, run, why)
     )
 
 
 def on_revoked(sender: Any = None, request: Any = None, **kwargs: Any) -> None:
     why = "expired" if kwargs.get("expired") else "revoked"
-    _move(
-        run_id_of(request),
-        _UNFINISHED,
-        state=RunState.REVOKED,
-        finished_at=timezone.now(),
-        error=why,
-    )
+    _finish(run_id_of(request), RunState.REVOKED, why)
 
 
 def on_unknown(sender: Any = None, name: str = "", message: Any = None, **_: Any) -> None:
     """A message for a task the worker does not know: fail the run and flag its task."""
     run_id = run_id_of(getattr(message, "headers", None))
     error = f"NotRegistered: no task named {name!r} on worker {socket.gethostname()}"
-    _move(run_id, _UNFINISHED, state=RunState.FAILURE, finished_at=timezone.now(), error=error)
+    _finish(run_id, RunState.FAILURE, error)
     if run_id is None:
         return
     try:
-        task_id = TaskRun.objects.filter(id=run_id).values_list("periodic_task_id", flat=True)
-        Store().set_problem(task_id.first() or 0, error)
+        using = default_database()
+        task_id = history.task_of_run(using, run_id)
+        if task_id is not None:
+            schedule.set_problem(using, task_id, error)
     except Exception:
         logger.exception("djag: could not flag the task of run %s as unknown", run_id)
 
@@ -138,12 +125,10 @@ def on_unknown(sender: Any = None, name: str = "", message: Any = None, **_: Any
 def on_rejected(
     sender: Any = None, message: Any = None, exc: BaseException | None = None, **_: Any
 ) -> None:
-    _move(
+    _finish(
         run_id_of(getattr(message, "headers", None)),
-        _UNFINISHED,
-        state=RunState.FAILURE,
-        finished_at=timezone.now(),
-        error=f"rejected by the worker: {error_text(exc)}",
+        RunState.FAILURE,
+        f"rejected by the worker: {error_text(exc)}",
     )
 
 

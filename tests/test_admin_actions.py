@@ -21,10 +21,11 @@ from django.urls import reverse
 from django.utils import timezone
 from kombu.exceptions import OperationalError
 
-from djag.admin import task_actions as actions
+from djag.admin import chart
 from djag.core.message import RUN_ID_HEADER
 from djag.models import PeriodicTask, ScheduleChange, TaskRun
-from djag.store import Store, TaskRow
+from djag.store.door import Store
+from djag.store.rows import TaskRow
 
 pytestmark = pytest.mark.django_db
 
@@ -528,6 +529,6 @@ def test_run_list_of_one_task_has_a_duration_chart(
 
 def test_duration_chart_escapes_and_handles_one_point() -> None:
     moment = dt.datetime(2030, 1, 1, tzinfo=dt.UTC)
-    svg = actions.duration_chart_svg([(moment, 0.0, "<script>")])
+    svg = chart.duration_chart_svg([(moment, 0.0, "<script>")])
     assert "<script>" not in svg
     assert svg.count("<circle") == 1

@@ -22,7 +22,7 @@ from django.test import override_settings
 from djag import wakeup
 from djag.beat.engine import Engine
 from djag.models import Crontab, PeriodicTask
-from djag.store import Store
+from djag.store.door import Store
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),  # wake-ups fire on commit

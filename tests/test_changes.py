@@ -44,14 +44,16 @@ def since() -> Callable[[], list[ScheduleChange]]:
 
 
 def test_creating_a_crontab_logs_its_fields() -> None:
+    before = timezone.now()
     crontab = Crontab.objects.create(minute="5", hour="5", timezone="Europe/Paris")
+    after = timezone.now()
     change = only_change(model="crontab")
     assert (change.action, change.object_id) == ("create", crontab.pk)
     assert change.object_repr == "0 5 5 * * * (Europe/Paris)"
     assert change.changes["minute"] == [None, "5"]
     assert change.changes["timezone"] == [None, "Europe/Paris"]
     assert change.actor == ""
-    assert change.at is not None
+    assert before <= change.at <= after  # when the write happened, not a stale default
 
 
 def test_creating_a_task_logs_its_fields_but_not_scheduler_state(crontab: Crontab) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.db import OperationalError, transaction
 
-from djag import store
+from djag.store import db as store
 
 
 class DriverError(Exception):

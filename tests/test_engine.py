@@ -12,7 +12,9 @@ from django.test.utils import CaptureQueriesContext
 from djag.beat.engine import Engine
 from djag.beat.outbox import Dispatch
 from djag.models import Crontab, PeriodicTask, RunState, TaskDependency, TaskRun, Trigger
-from djag.store import _CLAIM_FIELDS, NewRun, Store
+from djag.store.door import Store
+from djag.store.ledger import CLAIM_FIELDS
+from djag.store.rows import NewRun
 
 T0 = dt.datetime(2026, 3, 2, 12, 0, tzinfo=dt.UTC)  # a Monday, 12:00:00 UTC
 E0 = T0.timestamp()
@@ -106,13 +108,13 @@ def finish(name: str, state: str = RunState.SUCCESS, at: float = 0.0) -> None:
     )
 
 
-def test_runs_each_event_once_with_run_id_in_headers(engine, publisher):
+def test_runs_each_event_once_and_hands_the_publisher_each_run_id(engine, publisher):
     make_task("minutely", max_running=0)
     engine.load(E0)
     for second in (0.5, 30, 59.9, 60.2, 61, 119, 120.0, 121):
         run(engine, second)
     assert slots("minutely") == [(60, RunState.SENT, 1), (120, RunState.SENT, 1)]
-    assert [d.kwargs for d in publisher.sent] == [{"label": "minutely"}] * 2
+    assert [d.kwargs for d in publisher.sent] == [{"label": "minutely"}] * 2  # never the run id
     rows = TaskRun.objects.filter(task_name="minutely").order_by("id")
     assert [d.run_id for d in publisher.sent] == [r.id for r in rows]
     assert [d.celery_task_id for d in publisher.sent] == [r.celery_task_id for r in rows]
@@ -302,7 +304,7 @@ def test_quiet_poll_still_sees_runs_and_changes_made_by_others(engine, wake):
         periodic_task=report, task_name="report", trigger="manual", state=RunState.SENT
     )
     run(engine, 5.2)
-    assert engine.progress[report.pk].active_runs == 1
+    assert engine.progress(report.pk).active_runs == 1
     run(engine, 61)  # its event is due but the manual run holds the only slot
     assert slots("report") == [(-1, RunState.SENT, 1)]
     TaskRun.objects.filter(task_name="report").update(state=RunState.SUCCESS, finished_at=T0)
@@ -339,7 +341,7 @@ def test_a_claim_writes_every_column_the_database_cannot_leave_empty():
         for field in TaskRun._meta.concrete_fields
         if not field.null and not field.primary_key
     }
-    assert required <= set(_CLAIM_FIELDS)
+    assert required <= set(CLAIM_FIELDS)
 
 
 def test_claimed_rows_are_what_the_model_would_save(db, make_task):

@@ -3,7 +3,7 @@
 The server ends beat's session (``pg_terminate_backend`` on PostgreSQL, ``KILL``
 on MariaDB) between two ticks, as a restart or a failover would. Beat must log
 the outage once, keep ticking, reconnect, and handle the events it missed by
-the task's misfire policy. The clock is injected (``djag.scheduler.time``).
+the task's misfire policy. The clock is injected (``DjagScheduler.clock``).
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ def drop_beats_session() -> None:
 
 
 def test_beat_survives_a_dropped_connection_and_catches_up(
-    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     every_second, _ = Crontab.objects.get_or_create(second="*", minute="*", hour="*")
     PeriodicTask.objects.create(
@@ -68,7 +68,6 @@ def test_beat_survives_a_dropped_connection_and_catches_up(
         misfire_policy="coalesce",
     )
     clock = Clock()
-    monkeypatch.setattr("djag.scheduler.time", clock)
     sent: list[Dispatch] = []
 
     def publish(dispatches: Sequence[Dispatch]) -> list[tuple[Dispatch, Exception]]:
@@ -76,6 +75,7 @@ def test_beat_survives_a_dropped_connection_and_catches_up(
         return []
 
     beat = DjagScheduler(app=app, lazy=True)
+    beat.clock = clock.time  # type: ignore[method-assign]
     beat.engine.publish = publish
     try:
         for step in range(1, 4):

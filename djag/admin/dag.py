@@ -6,9 +6,9 @@ Cytoscape.js + dagre (``static/djag/vendor``) and draws it (``static/djag/dag.js
 
 Queries are bounded whatever the number of tasks: one count, one query for the
 tasks with their crontab and the state of their newest run (a correlated
-subquery), one for the edges. Next fire times are computed in Python, one
-compiled schedule per crontab; a crontab that cannot be read labels its tasks
-with the error instead of failing the page.
+subquery), one for the edges. Next fire times come from the
+specs beat schedules with (``djag.inspect.snapshot``); a crontab that cannot be
+read labels its tasks with the error instead of failing the page.
 """
 
 from __future__ import annotations
@@ -26,9 +26,13 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 
-from djag.core.cron import CronSchedule
-from djag.core.plan import TaskSpec, next_event
-from djag.models import ACTIVE_STATES, Crontab, PeriodicTask, RunState, TaskDependency, TaskRun
+from djag.core.plan import next_event
+from djag.core.vocab import ACTIVE_STATES, RunState
+from djag.inspect.snapshot import TaskView, read_tasks
+from djag.models import PeriodicTask, TaskDependency, TaskRun
+from djag.store.compile import Problem
+from djag.store.db import from_epoch
+from djag.text import zoned_text
 
 #: Above this many tasks (after the ``?q=`` filter) the graph is not drawn.
 MAX_NODES = 2000
@@ -73,54 +77,25 @@ class Graph:
     drawn: bool  # False when ``total`` exceeds MAX_NODES: nothing is listed
 
 
-def _epoch(moment: dt.datetime | None) -> int | None:
-    return None if moment is None else int(moment.timestamp())
-
-
 def _cut(text: str) -> str:
     text = " ".join(text.split())
     return text if len(text) <= LABEL_TEXT_MAX else text[: LABEL_TEXT_MAX - 1] + "…"
 
 
-class _Schedules:
-    """One compiled schedule (or the error reading it) per crontab."""
-
-    def __init__(self) -> None:
-        self.found: dict[int, tuple[CronSchedule, dt.tzinfo] | str] = {}
-
-    def get(self, crontab: Crontab) -> tuple[CronSchedule, dt.tzinfo] | str:
-        if crontab.pk not in self.found:
-            try:
-                self.found[crontab.pk] = (crontab.schedule(), crontab.zone())
-            except Exception as exc:  # a row written behind the ORM's back
-                self.found[crontab.pk] = f"crontab error: {_cut(str(exc))}"
-        return self.found[crontab.pk]
-
-
-def next_fire_label(task: PeriodicTask, schedules: _Schedules, now: int) -> str:
+def next_fire_label(view: TaskView | None, now: int) -> str:
     """The task's next event in its crontab's zone, or why it has none."""
-    if not task.enabled:
+    if view is None:
+        return "-"
+    if not view.row.enabled:
         return "disabled"
-    found = schedules.get(task.crontab)
-    if isinstance(found, str):
-        return found
-    if task.problem:
-        return f"problem: {_cut(task.problem)}"
-    schedule, zone = found
-    spec = TaskSpec(
-        id=task.pk,
-        schedule=schedule,
-        start_at=_epoch(task.start_at) or 0,
-        resume_at=_epoch(task.resume_at),
-        end_at=_epoch(task.end_at),
-    )
-    try:
-        event = next_event(spec, now)
-    except Exception as exc:  # never let one task break the page
-        return f"error: {_cut(str(exc))}"
+    if isinstance(view.schedule, Problem):
+        return f"crontab error: {_cut(view.schedule.detail)}"
+    if view.problem or isinstance(view.spec, Problem):
+        return f"problem: {_cut(view.problem)}"
+    event = next_event(view.spec, now)
     if event is None:
         return "never"
-    return f"{dt.datetime.fromtimestamp(event, zone):%Y-%m-%d %H:%M:%S %Z}"
+    return zoned_text(from_epoch(event).astimezone(view.schedule.zone))
 
 
 def dag_graph(
@@ -148,7 +123,7 @@ def dag_graph(
     # One reverse() for all nodes: the change URL with a placeholder id.
     change_url = reverse(f"{admin_site}:djag_periodictask_change", args=["999999999"])
     moment = int((now or timezone.now()).timestamp())
-    schedules = _Schedules()
+    views = read_tasks(tasks.values_list("pk", flat=True) if query else None)
     nodes = []
     for task in rows:
         state = getattr(task, "last_run_state", None)
@@ -160,7 +135,7 @@ def dag_graph(
                 "state": run_category(state),
                 "run_state": state,
                 "enabled": task.enabled,
-                "next_fire": next_fire_label(task, schedules, moment),
+                "next_fire": next_fire_label(views.get(task.pk), moment),
             }
         )
     edges_qs = TaskDependency.objects.all()

@@ -11,36 +11,29 @@ the unique slot on TaskRun keeps each event at most once.
 
 from __future__ import annotations
 
-import contextlib
-import datetime as dt
 import logging
 import os
 import socket
 import uuid
 
-from django.db import IntegrityError, router
-from django.db.models import F, Q, QuerySet
-
-from djag.models import SchedulerLease
+from djag.store import lease as rows
+from djag.store.db import default_database
+from djag.store.lease import LEASE_NAME
 
 logger = logging.getLogger("djag.beat")
-
-LEASE_NAME = "default"
-
-
-def _moment(seconds: float) -> dt.datetime:
-    return dt.datetime.fromtimestamp(seconds, dt.UTC)
 
 
 class Lease:
     #: A leader stops this fraction of the lease before its end if it could not renew.
     SAFETY_FRACTION = 0.2
 
-    def __init__(self, lease_seconds: float, name: str = LEASE_NAME) -> None:
+    def __init__(
+        self, lease_seconds: float, name: str = LEASE_NAME, using: str | None = None
+    ) -> None:
         self.lease_seconds = lease_seconds
         self.name = name
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-        self.using = router.db_for_write(SchedulerLease)
+        self.using = using or default_database()
         self.generation: int | None = None
         self.valid_until = 0.0
         self.renew_at = 0.0
@@ -78,42 +71,22 @@ class Lease:
         """Seconds a standby may sleep before its next attempt."""
         return max(0.05, self.next_attempt - now)
 
-    def _rows(self) -> QuerySet[SchedulerLease]:
-        return SchedulerLease.objects.using(self.using).filter(name=self.name)
-
     def _renew(self, now: float) -> bool:
         generation = self.generation
         if generation is None:
             return False
-        updated = (
-            self._rows()
-            .filter(holder=self.holder, generation=generation)
-            .update(renewed_at=_moment(now), expires_at=_moment(now + self.lease_seconds))
+        renewed = rows.renew(
+            self.using, self.name, self.holder, generation, now, self.lease_seconds
         )
-        if updated:
+        if renewed:
             self._extend(now)
-        return bool(updated)
+        return renewed
 
     def _acquire(self, now: float) -> bool:
-        self._ensure_row()
-        vacant = Q(expires_at__isnull=True) | Q(expires_at__lt=_moment(now)) | Q(holder="")
-        updated = (
-            self._rows()
-            .filter(vacant)
-            .update(
-                holder=self.holder,
-                generation=F("generation") + 1,
-                acquired_at=_moment(now),
-                renewed_at=_moment(now),
-                expires_at=_moment(now + self.lease_seconds),
-            )
-        )
-        if not updated:
+        generation = rows.acquire(self.using, self.name, self.holder, now, self.lease_seconds)
+        if generation is None:
             return False
-        row = self._rows().filter(holder=self.holder).values_list("generation", flat=True).first()
-        if row is None:
-            return False
-        self.generation = row
+        self.generation = generation
         self._extend(now)
         logger.info(
             "djag beat: %s leads (generation %d, lease %.0f s)",
@@ -122,12 +95,6 @@ class Lease:
             self.lease_seconds,
         )
         return True
-
-    def _ensure_row(self) -> None:
-        if self._rows().exists():
-            return
-        with contextlib.suppress(IntegrityError):  # another beat created it first
-            SchedulerLease.objects.using(self.using).create(name=self.name)
 
     def _extend(self, now: float) -> None:
         self.valid_until = now + self.lease_seconds * (1 - self.SAFETY_FRACTION)
@@ -143,7 +110,5 @@ class Lease:
         generation = self.generation
         if generation is None:
             return
-        self._rows().filter(holder=self.holder, generation=generation).update(
-            holder="", expires_at=_moment(now)
-        )
+        rows.release(self.using, self.name, self.holder, generation, now)
         self.generation = None

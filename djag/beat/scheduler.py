@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from celery.beat import Scheduler
@@ -21,7 +21,7 @@ from djag.beat.engine import Engine
 from djag.beat.lease import Lease
 from djag.beat.outbox import Dispatch
 from djag.beat.publish import RunPublisher
-from djag.store import Store
+from djag.store.door import Store
 
 logger = logging.getLogger("djag.beat")
 
@@ -65,6 +65,9 @@ class Outage:
 
 
 class DjagScheduler(Scheduler):
+    #: Where beat reads the time; tests put a simulated clock here.
+    clock: Callable[[], float] = staticmethod(time.time)
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         settings = conf.get()
         self.store = Store()
@@ -74,7 +77,7 @@ class DjagScheduler(Scheduler):
             poll_seconds=settings.poll_seconds,
             read_wake_token=wakeup.read,
         )
-        self.lease = Lease(settings.lease_seconds)
+        self.lease = Lease(settings.lease_seconds, using=self.store.using)
         self.outage = Outage()
         self.loaded = False
         self.retry_at = 0.0
@@ -86,7 +89,7 @@ class DjagScheduler(Scheduler):
         return float(self.max_interval or 300)
 
     def tick(self, *args: Any, **kwargs: Any) -> float:
-        now = time.time()
+        now = self.clock()
         if now < self.retry_at:
             return min(self.retry_at - now, self.longest_sleep)
         try:
@@ -122,7 +125,7 @@ class DjagScheduler(Scheduler):
         if not self.loaded or not self.lease.leading:
             return
         try:
-            self.engine.sync(time.time())
+            self.engine.sync(self.clock())
         except Exception as exc:
             logger.warning("djag beat: could not save checkpoints (%s); will retry", exc)
 
@@ -131,7 +134,7 @@ class DjagScheduler(Scheduler):
             super().close()
         finally:
             try:
-                self.lease.release(time.time())
+                self.lease.release(self.clock())
             except Exception as exc:
                 logger.warning("djag beat: could not release the lease (%s)", exc)
 

@@ -11,35 +11,29 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from djag.core.cron import CronSchedule
 from djag.core.dag import NO_RUNS, Edge, RunMarks, blocking_edges
-from djag.core.plan import TaskSpec, next_event
-from djag.management.common import utc_text
-from djag.store import Store, TaskRow, from_epoch
+from djag.core.plan import next_event
+from djag.inspect.snapshot import TaskView, read_tasks
+from djag.store import history, schedule
+from djag.store.compile import Problem
+from djag.store.db import default_database, from_epoch
+from djag.text import utc_text
 
 
-def why_never_runs(
-    *,
-    enabled: bool,
-    problem: str,
-    max_runs: int | None,
-    runs_so_far: int,
-    spec: TaskSpec | None,
-    now: int,
-) -> str | None:
+def why_never_runs(view: TaskView, runs_so_far: int, now: int) -> str | None:
     """Why beat will never schedule a task again, or None if it will.
 
-    ``spec`` is None when the task's crontab cannot be read. Used by the admin
-    (what a waiting depender waits for) and by ``manage.py djag_check``.
+    Used by the admin (what a waiting depender waits for) and by ``manage.py djag_check``.
     """
-    if not enabled:
+    row, spec = view.row, view.spec
+    if not row.enabled:
         return "is disabled"
-    if spec is None:
+    if isinstance(view.schedule, Problem):
         return "has a crontab that does not parse"
-    if problem:
-        return f"cannot be scheduled ({problem})"
-    if max_runs is not None and runs_so_far >= max_runs:
-        return f"has reached max_runs ({max_runs} runs)"
+    if view.problem or isinstance(spec, Problem):
+        return f"cannot be scheduled ({view.problem})"
+    if row.max_runs is not None and runs_so_far >= row.max_runs:
+        return f"has reached max_runs ({row.max_runs} runs)"
     if spec.end_at is not None and spec.end_at <= now:
         return f"ended at {utc_text(from_epoch(spec.end_at))} (its end_at)"
     if next_event(spec, now) is None:
@@ -63,32 +57,30 @@ class Waiting:
     def __str__(self) -> str:
         names = ", ".join(blocker.dependee for blocker in self.blockers)
         reasons = "; ".join(f"{blocker.dependee} {blocker.why}" for blocker in self.blockers)
-        return f"waiting for {names} since {self.since:%Y-%m-%d %H:%M:%S} UTC: {reasons}"
+        return f"waiting for {names} since {utc_text(self.since)}: {reasons}"
 
 
 def waiting(task_ids: Sequence[int], now: dt.datetime) -> dict[int, Waiting]:
     """The tasks among ``task_ids`` that have a due event held back by a dependency."""
-    store = Store()
-    edges = store.load_edges(task_ids)
+    using = default_database()
+    edges = schedule.load_edges(using, task_ids)
     if not edges:
         return {}
     dependee_ids = {edge.dependee for task_edges in edges.values() for edge in task_edges}
-    rows = {row.id: row for row in store.load_tasks(set(edges) | dependee_ids)}
-    schedules = _schedules(store, {row.crontab_id for row in rows.values()})
-    last_events = store.last_events(None, list(edges))
-    marks = store.run_marks(sorted(rows))
-    runs_so_far = store.scheduled_run_counts(
-        [row.id for row in rows.values() if row.max_runs is not None]
+    views = read_tasks(set(edges) | dependee_ids, using)
+    last_events = history.last_events(using, None, list(edges))
+    marks = history.run_marks(using, sorted(views))
+    runs_so_far = history.scheduled_run_counts(
+        using, [view.row.id for view in views.values() if view.row.max_runs is not None]
     )
     moment = int(now.timestamp())
     found: dict[int, Waiting] = {}
     for task_id, task_edges in edges.items():
-        row = rows.get(task_id)
-        schedule = schedules.get(row.crontab_id) if row is not None else None
-        if row is None or schedule is None or not row.enabled or row.problem:
+        view = views.get(task_id)
+        if view is None or not view.row.enabled or isinstance(view.spec, Problem):
             continue
-        spec = row.spec(schedule)
-        handled = max(row.last_event_at or 0, last_events.get(task_id, 0))
+        spec = view.spec
+        handled = max(view.row.last_event_at or 0, last_events.get(task_id, 0))
         due = next_event(spec, handled)
         if due is None or due > moment:
             continue
@@ -102,46 +94,28 @@ def waiting(task_ids: Sequence[int], now: dt.datetime) -> dict[int, Waiting]:
             found[task_id] = Waiting(
                 since=from_epoch(due),
                 blockers=tuple(
-                    _blocker(edge, rows.get(edge.dependee), schedules, marks, runs_so_far, moment)
+                    _blocker(edge, views.get(edge.dependee), marks, runs_so_far, moment)
                     for edge in blocking
                 ),
             )
     return found
 
 
-def _schedules(store: Store, crontab_ids: set[int]) -> dict[int, CronSchedule]:
-    schedules = {}
-    for crontab in store.load_crontabs(crontab_ids).values():
-        try:
-            schedules[crontab.id] = crontab.schedule()
-        except Exception:  # a broken crontab is reported on its task; it just never fires
-            continue
-    return schedules
-
-
 def _blocker(
     edge: Edge,
-    dependee: TaskRow | None,
-    schedules: dict[int, CronSchedule],
+    dependee: TaskView | None,
     marks: dict[int, RunMarks],
     runs_so_far: dict[int, int],
     now: int,
 ) -> Blocker:
     if dependee is None:
         return Blocker(f"task {edge.dependee}", "no longer exists")
-    schedule = schedules.get(dependee.crontab_id)
-    never = why_never_runs(
-        enabled=dependee.enabled,
-        problem=dependee.problem or dependee.stored_problem,
-        max_runs=dependee.max_runs,
-        runs_so_far=runs_so_far.get(dependee.id, 0),
-        spec=None if schedule is None else dependee.spec(schedule),
-        now=now,
-    )
+    row = dependee.row
+    never = why_never_runs(dependee, runs_so_far.get(row.id, 0), now)
     if never is not None:
-        return Blocker(dependee.name, never)
+        return Blocker(row.name, never)
     mark = marks.get(edge.dependee, NO_RUNS)
     failed_last = mark.last_finish is not None and mark.last_finish != mark.last_success
     if edge.require_success and failed_last:
-        return Blocker(dependee.name, "has not succeeded since its last run ended without success")
-    return Blocker(dependee.name, "has not finished a run since this task last ran")
+        return Blocker(row.name, "has not succeeded since its last run ended without success")
+    return Blocker(row.name, "has not finished a run since this task last ran")

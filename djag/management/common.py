@@ -41,26 +41,3 @@ def add_now_argument(parser: argparse.ArgumentParser, purpose: str) -> None:
         help=f"Pretend it is WHEN (ISO 8601; without an offset, in TIME_ZONE) {purpose}. "
         "Default: the current time.",
     )
-
-
-def utc_text(when: dt.datetime | None) -> str:
-    """``2026-03-02 12:00:00 UTC``, or ``never``."""
-    if when is None:
-        return "never"
-    return when.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
-def duration_text(seconds: float) -> str:
-    """A short readable duration: ``4.2 s``, ``3 min 5 s``, ``2 h 10 min``, ``3 d 4 h``."""
-    seconds = abs(seconds)
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    whole = int(seconds)
-    days, rest = divmod(whole, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    if days:
-        return f"{days} d {hours} h"
-    if hours:
-        return f"{hours} h {minutes} min"
-    return f"{minutes} min {secs} s"

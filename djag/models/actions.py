@@ -7,6 +7,8 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.utils import timezone
 
+from djag.text import local_text
+
 from .changes import validate_empty_json
 from .validators import validate_storable_json
 
@@ -21,7 +23,7 @@ class UserAction(models.Model):
         ordering = ("-created_at", "-id")
 
     def __str__(self) -> str:
-        return f"{self.action} ({self.created_at:%Y-%m-%d %H:%M})"
+        return f"{self.action} ({local_text(self.created_at)})"
 
     def clean(self) -> None:
         try:
@@ -47,4 +49,4 @@ class UserActionAudit(models.Model):
         verbose_name = "user action audit"
 
     def __str__(self) -> str:
-        return f"{self.action} (deleted {self.deleted_at:%Y-%m-%d %H:%M})"
+        return f"{self.action} (deleted {local_text(self.deleted_at)})"

@@ -23,11 +23,9 @@ from django.db import models, router, transaction
 from django.utils import timezone
 
 from djag import wakeup
+from djag.core.batches import CHUNK, chunks
 
 _actor: contextvars.ContextVar[str] = contextvars.ContextVar("djag_actor", default="")
-
-# SQLite allows 32766 bound parameters; stay well below on every backend.
-_CHUNK = 5000
 
 
 def actor_label(who: object) -> str:
@@ -139,7 +137,7 @@ def _record(
             )
             for pk, text, action, diff in rows
         ],
-        batch_size=_CHUNK,
+        batch_size=CHUNK,
     )
     wakeup.touch_on_commit(using)
 
@@ -156,12 +154,6 @@ def touch(model: type[TrackedModel] | None = None, pks: Iterable[Any] | None = N
         using = router.db_for_write(tracked)
         targets: list[Any] = list(pks) if pks is not None and model is not None else [None]
         _record(tracked, [(pk, "", ScheduleChange.Action.TOUCH, {}) for pk in targets], using)
-
-
-def chunks(items: Sequence[Any]) -> Iterator[Sequence[Any]]:
-    """``items`` in slices small enough for one ``pk__in`` on every backend."""
-    for start in range(0, len(items), _CHUNK):
-        yield items[start : start + _CHUNK]
 
 
 class TrackedQuerySet(models.QuerySet):

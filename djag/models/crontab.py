@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cron_descriptor import Options, get_description
+from django.apps import apps
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
@@ -16,7 +15,7 @@ from djag.core import cron
 from ._compat import check_constraint
 from .changes import TrackedModel
 from .fields import ZoneField
-from .validators import CronFieldValidator
+from .validators import CronFieldValidator, cron_error_text, cron_field_error
 
 
 def _cron_field(name: str, default: str, help_text: str) -> models.CharField:
@@ -98,24 +97,15 @@ class Crontab(TrackedModel):
         try:
             fields = cron.parse_cron(*self.raw_fields())
         except cron.CronError as exc:
-            raise ValidationError({exc.field: exc.message}) from exc
+            if exc.field not in cron.FIELD_NAMES:  # no field is wrong alone: the six together are
+                raise ValidationError(cron_error_text(exc)) from exc
+            if cron_field_error(exc.field, getattr(self, exc.field)) is not None:
+                return  # wrong on its own: clean_fields() reports it on the field, once
+            raise ValidationError({exc.field: cron_error_text(exc)}) from exc
         if cron.never_fires(fields):
             raise ValidationError(
                 {"day_of_month": "This crontab never fires (no such day in the chosen months)."}
             )
-
-    def zone(self) -> ZoneInfo:
-        """The zone; raises ZoneInfoNotFoundError for a name that is not a zone."""
-        if isinstance(self.timezone, ZoneInfo):
-            return self.timezone
-        try:
-            return ZoneInfo(self.zone_name)
-        except (ValueError, OSError) as exc:  # a directory ("America"), a path, a NUL byte
-            raise ZoneInfoNotFoundError(f"No time zone found with key {self.zone_name}") from exc
-
-    def schedule(self) -> cron.CronSchedule:
-        """The compiled schedule; raises CronError or ZoneInfoNotFoundError on a broken row."""
-        return cron.CronSchedule(cron.parse_cron(*self.raw_fields()), self.zone())
 
     def describe(self) -> str:
         """Readable text, e.g. "At 05:05, Monday through Friday, Europe/Paris".
@@ -126,23 +116,9 @@ class Crontab(TrackedModel):
         try:
             cron.parse_cron(*self.raw_fields())
             text = get_description(self.line(), options=_DESCRIPTION_OPTIONS)
-        except Exception:  # cron-descriptor cannot read every form croniter accepts
+        except Exception:  # cron-descriptor cannot read every form djag accepts
             text = self.line()
         return f"{text}, {self.zone_name}"
-
-    def next_fires(self, count: int = 5, after: dt.datetime | None = None) -> list[dt.datetime]:
-        """The next ``count`` fire times in the crontab's zone."""
-        schedule = self.schedule()
-        moment = int((after or timezone.now()).timestamp())
-        zone = self.zone()
-        fires = []
-        for _ in range(count):
-            next_instant = schedule.next_after(moment)
-            if next_instant is None:
-                break
-            fires.append(dt.datetime.fromtimestamp(next_instant, zone))
-            moment = next_instant
-        return fires
 
     def after_write(self, old: dict[str, Any] | None, using: str) -> None:
         if old is not None and self.tracked_diff(old):
@@ -161,9 +137,8 @@ class Crontab(TrackedModel):
         Written without a change-log entry of its own: beat reloads a crontab's
         tasks when it applies the crontab's change.
         """
-        from .task import PeriodicTask
-
-        PeriodicTask._base_manager.using(using).filter(crontab_id__in=crontab_pks).update(
+        tasks = apps.get_model("djag", "PeriodicTask")
+        tasks._base_manager.using(using).filter(crontab_id__in=crontab_pks).update(
             resume_at=timezone.now()
         )
 

@@ -10,12 +10,13 @@ from django.db import models
 from django.db.models.lookups import Exact
 from django.utils import timezone
 
+from djag.core.batches import chunks
 from djag.core.dag import find_cycle
 from djag.core.vocab import Policy as MisfirePolicy
 from djag.core.vocab import choices, values
 
 from ._compat import JSONTypeOf, check_constraint
-from .changes import TrackedModel, chunks
+from .changes import TrackedModel
 from .crontab import Crontab
 from .validators import validate_json_list, validate_json_object
 

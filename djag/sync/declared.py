@@ -12,7 +12,7 @@ A declaration is a mapping::
         cron: "0 30 2 * * *"        # seconds first; a five-field line gets second 0
         after: [extract]            # or [{task: extract, future: false, require_success: true}]
 
-:func:`sync` writes through the ORM, so every change is validated by the models and
+``djag.sync.apply.sync`` writes through the ORM, so every change is validated by the models and
 logged to ScheduleChange; the caller wraps it in a transaction and rolls it back for
 a dry run or when :class:`SyncError` is raised.
 """
@@ -28,13 +28,10 @@ from pathlib import Path
 from typing import Any
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
-from django.db import models
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from djag.core import cron
-from djag.models import Crontab, PeriodicTask, TaskDependency
-from djag.models.changes import plain
+from djag.models import PeriodicTask
 
 #: PeriodicTask fields a declaration may set, besides name, cron, timezone and after.
 TASK_FIELDS = (
@@ -58,11 +55,17 @@ TASK_FIELDS = (
     "run_timeout_seconds",
     "description",
 )
+
+
 TASK_KEYS = frozenset({"name", "cron", "timezone", "after", *TASK_FIELDS})
+
+
 EDGE_KEYS = frozenset({"task", "future", "require_success"})
+
+
 TOP_KEYS = frozenset({"tasks", "timezone"})
-#: Fields compared (and written) on every sync; start_at only when declared.
-MANAGED_FIELDS = (*(name for name in TASK_FIELDS if name != "start_at"), "crontab", "source")
+
+
 SOURCE_MAX = PeriodicTask._meta.get_field("source").max_length or 200
 
 
@@ -89,43 +92,6 @@ class DeclaredTask:
     timezone: str
     fields: dict[str, Any]  # the TASK_FIELDS the declaration sets
     after: list[DeclaredEdge] = field(default_factory=list)
-
-
-@dataclass
-class Change:
-    """One create, update or delete, with ``{field: (old, new)}`` as readable values."""
-
-    action: str  # "create" | "update" | "delete"
-    kind: str  # "crontab" | "task" | "dependency"
-    label: str
-    fields: dict[str, tuple[Any, Any]] = field(default_factory=dict)
-
-    def lines(self) -> list[str]:
-        head = f"{self.action} {self.kind} {self.label}"
-        body = [
-            f"    {name}: {_shown(old)} -> {_shown(new)}"
-            if self.action == "update"
-            else f"    {name}: {_shown(new)}"
-            for name, (old, new) in self.fields.items()
-        ]
-        return [head, *body]
-
-
-@dataclass
-class SyncResult:
-    changes: list[Change]
-    declared: int
-    undeclared: list[str]  # code-managed tasks no longer declared (and not pruned)
-
-    def count(self, action: str, kind: str = "task") -> int:
-        return sum(1 for c in self.changes if c.action == action and c.kind == kind)
-
-
-def _shown(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False) if not isinstance(value, str) else repr(value)
-
-
-# Reading ------------------------------------------------------------------------------
 
 
 def load(spec: str) -> tuple[str, Any]:
@@ -340,9 +306,6 @@ def read_all(specs: Iterable[str]) -> list[DeclaredTask]:
     return tasks
 
 
-# Writing ------------------------------------------------------------------------------
-
-
 def error_lines(exc: ValidationError) -> list[str]:
     """A model's ValidationError as ``field: message`` lines."""
     if not hasattr(exc, "error_dict"):
@@ -352,218 +315,3 @@ def error_lines(exc: ValidationError) -> list[str]:
         prefix = "" if name == NON_FIELD_ERRORS else f"{name}: "
         lines.extend(f"{prefix}{message}" for message in messages)
     return lines
-
-
-def crontab_for(fields: Sequence[str], zone: str, changes: list[Change] | None = None) -> Crontab:
-    """The crontab with these six fields (seconds first) and zone, created if missing.
-
-    Raises ValidationError (with ``field: message`` of the Crontab model) if invalid.
-    An existing crontab is never modified: other tasks may share it.
-    """
-    candidate = Crontab(**dict(zip(cron.FIELD_NAMES, fields, strict=True)), timezone=zone)
-    candidate.full_clean(validate_unique=False, validate_constraints=False)
-    found = Crontab.objects.filter(
-        **{name: getattr(candidate, name) for name in cron.FIELD_NAMES},
-        timezone=candidate.zone_name,
-    ).first()
-    if found is not None:
-        return found
-    candidate.save()
-    if changes is not None:
-        changes.append(Change("create", "crontab", str(candidate)))
-    return candidate
-
-
-def _task_values(declared: DeclaredTask) -> dict[str, Any]:
-    """The managed field values the declaration asks for (model defaults where silent)."""
-    values: dict[str, Any] = {}
-    for name in MANAGED_FIELDS:
-        if name in ("crontab", "source"):
-            continue
-        if name in declared.fields:
-            values[name] = declared.fields[name]
-        else:
-            model_field = PeriodicTask._meta.get_field(name)
-            assert isinstance(model_field, models.Field)
-            values[name] = model_field.get_default()
-    if "start_at" in declared.fields:
-        values["start_at"] = declared.fields["start_at"]
-    values["source"] = declared.source
-    return values
-
-
-def _readable(obj: PeriodicTask, name: str) -> Any:
-    if name == "crontab":
-        return str(obj.crontab) if obj.crontab_id else None
-    return plain(getattr(obj, name))
-
-
-def sync(declared: Sequence[DeclaredTask], prune: bool = False) -> SyncResult:
-    """Make the database match the declarations; run inside a transaction.
-
-    Creates or updates each declared task (``source`` = where it is declared), makes
-    its dependencies exactly its ``after`` list, and with ``prune`` deletes the
-    code-managed tasks (non-empty ``source``) that are declared no more; tasks made in
-    the admin are never deleted. Raises SyncError listing every invalid task (the
-    caller rolls the transaction back): nothing is half-written.
-    """
-    changes: list[Change] = []
-    errors: list[str] = []
-    saved: dict[str, PeriodicTask] = {}
-    for item in declared:
-        try:
-            saved[item.name] = _sync_task(item, changes)
-        except ValidationError as exc:
-            errors.extend(f"task {item.name!r}: {line}" for line in error_lines(exc))
-    names = {item.name for item in declared}
-    orphans = PeriodicTask.objects.exclude(source="").exclude(name__in=names).order_by("name")
-    undeclared: list[str] = []
-    for orphan in orphans:
-        if prune:
-            changes.append(Change("delete", "task", repr(orphan.name)))
-            orphan.delete()
-        else:
-            undeclared.append(orphan.name)
-    failed = names - set(saved)
-    errors.extend(
-        _sync_edges([item for item in declared if item.name in saved], saved, failed, changes)
-    )
-    if errors:
-        raise SyncError(errors)
-    return SyncResult(changes, len(declared), undeclared)
-
-
-def _sync_task(item: DeclaredTask, changes: list[Change]) -> PeriodicTask:
-    crontab_changes: list[Change] = []
-    try:
-        crontab = crontab_for(item.cron, item.timezone, crontab_changes)
-    except ValidationError as exc:
-        if not hasattr(exc, "error_dict"):
-            raise
-        raise ValidationError(
-            {
-                key if key in ("timezone", NON_FIELD_ERRORS) else f"cron {key}": messages
-                for key, messages in exc.message_dict.items()
-            }
-        ) from exc
-    values = _task_values(item)
-    existing = PeriodicTask.objects.filter(name=item.name).select_related("crontab").first()
-    if existing is None:
-        obj = PeriodicTask(name=item.name, crontab=crontab, **values)
-        obj.full_clean()
-        obj.save()
-        changes.extend(crontab_changes)
-        shown = ["task", "crontab", *(k for k in item.fields if k != "task"), "source"]
-        changes.append(
-            Change(
-                "create",
-                "task",
-                repr(item.name),
-                {name: (None, _readable(obj, name)) for name in shown},
-            )
-        )
-        return obj
-    obj = PeriodicTask.objects.select_related("crontab").get(pk=existing.pk)
-    obj.crontab = crontab
-    for name, value in values.items():
-        setattr(obj, name, value)
-    obj.full_clean()  # converts the values, so that they compare with the stored ones
-    diff = {
-        name: (_readable(existing, name), _readable(obj, name))
-        for name in (*MANAGED_FIELDS, "start_at")
-        if _readable(existing, name) != _readable(obj, name)
-    }
-    if diff:
-        obj.save()
-        changes.extend(crontab_changes)
-        changes.append(Change("update", "task", repr(item.name), diff))
-    return obj
-
-
-def _edge_label(depender: str, edge: DeclaredEdge | TaskDependency) -> str:
-    if isinstance(edge, TaskDependency):
-        dependee, future = edge.dependee.name, edge.future_depends
-    else:
-        dependee, future = edge.dependee, edge.future_depends
-    return f"{depender!r} after {'future ' if future else ''}{dependee!r}"
-
-
-def _sync_edges(
-    declared: Sequence[DeclaredTask],
-    saved: Mapping[str, PeriodicTask],
-    failed: set[str],
-    changes: list[Change],
-) -> list[str]:
-    """Make each declared task's dependencies its ``after`` list: removals first (so that
-    reversing an edge is no cycle), then updates, then additions."""
-    errors: list[str] = []
-    plans = []
-    for item in declared:
-        depender = saved[item.name]
-        current = {
-            edge.dependee.name: edge
-            for edge in TaskDependency.objects.filter(depender=depender).select_related("dependee")
-        }
-        wanted = {edge.dependee: edge for edge in item.after}
-        for name, edge in current.items():
-            if name not in wanted:
-                changes.append(Change("delete", "dependency", _edge_label(item.name, edge)))
-                edge.delete()
-        plans.append((item, depender, current, wanted))
-    for item, _depender, current, wanted in plans:
-        for name, want in wanted.items():
-            edge = current.get(name)
-            if edge is None:
-                continue
-            diff = {
-                key: (getattr(edge, key), getattr(want, key))
-                for key in ("future_depends", "require_success")
-                if getattr(edge, key) != getattr(want, key)
-            }
-            if diff:
-                for key, (_, new) in diff.items():
-                    setattr(edge, key, new)
-                try:
-                    edge.full_clean()
-                    edge.save()
-                except ValidationError as exc:
-                    errors.extend(_edge_errors(item.name, want, exc))
-                    continue
-                changes.append(Change("update", "dependency", _edge_label(item.name, want), diff))
-    for item, depender, current, wanted in plans:
-        for name, want in wanted.items():
-            if name in current or name in failed:
-                continue  # a task that failed validation has its own error
-            dependee = saved.get(name) or PeriodicTask.objects.filter(name=name).first()
-            if dependee is None:
-                errors.append(
-                    f"task {item.name!r}: after: no task named {name!r} is declared or exists."
-                )
-                continue
-            new = TaskDependency(
-                depender=depender,
-                dependee=dependee,
-                future_depends=want.future_depends,
-                require_success=want.require_success,
-            )
-            try:
-                new.full_clean()
-                new.save()
-            except ValidationError as exc:
-                errors.extend(_edge_errors(item.name, want, exc))
-                continue
-            changes.append(
-                Change(
-                    "create",
-                    "dependency",
-                    _edge_label(item.name, want),
-                    {"require_success": (None, want.require_success)},
-                )
-            )
-    return errors
-
-
-def _edge_errors(depender: str, edge: DeclaredEdge, exc: ValidationError) -> list[str]:
-    prefix = f"task {depender!r}: after {edge.dependee!r}: "
-    messages = exc.messages if not hasattr(exc, "error_dict") else error_lines(exc)
-    return [prefix + message.removeprefix("dependee: ") for message in messages]

@@ -11,8 +11,9 @@ import pytest
 from django.core.management import CommandError
 from django.utils import timezone
 
-from djag.management.commands.djag_import_celery_beat import Refused, interval_cron
+from djag.admin.fragments import next_fires
 from djag.models import PeriodicTask, ScheduleChange
+from djag.sync.celery_beat import Refused, interval_cron
 
 from .conftest import run, task
 
@@ -112,7 +113,7 @@ def test_imports_what_maps_and_refuses_the_rest(beat_rows: None) -> None:
     assert once.max_runs == 1
     assert once.start_at == dt.datetime(2030, 5, 6, 7, 8, 8, tzinfo=dt.UTC)
     assert once.end_at == dt.datetime(2030, 5, 6, 7, 8, 9, tzinfo=dt.UTC)
-    first_fire = once.crontab.next_fires(1, after=once.start_at)[0]
+    first_fire = next_fires(once.crontab, 1, after=once.start_at)[0]
     assert first_fire.astimezone(dt.UTC) == once.end_at
 
     assert "imported 'crontab': 0 30 4 * * mon-fri (Europe/Paris)" in out

@@ -7,8 +7,8 @@ import datetime as dt
 import pytest
 from django.core.management import CommandError
 
-from djag.management.commands import djag_prune
 from djag.models import PeriodicTask, RunState, TaskRun, Trigger, UserActionAudit
+from djag.store import retention
 
 from .conftest import T0, run, task
 
@@ -131,7 +131,7 @@ def test_the_newest_handled_event_is_kept_even_when_it_was_skipped():
 
 
 def test_deletes_in_batches(ledger, monkeypatch):
-    monkeypatch.setattr(djag_prune, "BATCH", 2)
+    monkeypatch.setattr(retention, "BATCH", 2)
     for day in range(60, 67):
         run_row(None, RunState.FAILURE, day)
     text = run("djag_prune", "--now", NOW, "--older-than", "30")

@@ -54,7 +54,7 @@ def test_a_healthy_leader_is_shown_with_its_last_tick():
         f"Leader: {HOLDER} (generation 3), leading since 2026-03-02 11:00:00 UTC (1 h 0 min)."
     )
     assert lines[1] == (
-        "Last tick: lease renewed 2.0 s ago (at 2026-03-02 11:59:58 UTC); "
+        "Last tick: lease renewed 2 s ago (at 2026-03-02 11:59:58 UTC); "
         "it expires at 2026-03-02 12:00:08 UTC."
     )
     assert "renews every 3.3 s (a third of DJAG_LEASE_SECONDS = 10 s)" in lines[2]
@@ -97,11 +97,11 @@ def test_max_lag_fails_with_code_3_when_the_leader_has_not_ticked(settings):
     # A 30 s lease, renewed every 10 s: the leader still holds it but is 20 s behind.
     settings.DJAG_LEASE_SECONDS = 30
     lease(renewed=-20, expires=10)
-    assert "Last tick: lease renewed 20.0 s ago" in run("djag_status", "--now", NOW)
+    assert "Last tick: lease renewed 20 s ago" in run("djag_status", "--now", NOW)
     error = failure("--max-lag", "12")
     assert error.returncode == 3
     assert str(error) == (
-        f"djag beat is not alive: the leader {HOLDER} last renewed its lease 20.0 s ago, "
+        f"djag beat is not alive: the leader {HOLDER} last renewed its lease 20 s ago, "
         "more than --max-lag 12 s: it is stuck or cannot reach the database."
     )
 

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 import pytest
 
 from djag.models import RunState, TaskRun, Trigger
-from djag.store import from_epoch
+from djag.store.db import from_epoch
 from tests.e2e.conftest import LEASE_SECONDS, Broker, RedisServer, leader, wait_for_leader
 from tests.e2e.support import (
     CLOCK_SLACK,

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from djag.models import PeriodicTask, RunState, TaskRun, Trigger
-from djag.store import from_epoch
+from djag.store.db import from_epoch
 from tests.e2e.conftest import LEASE_SECONDS, Worker, leader, wait_for_leader
 from tests.e2e.support import (
     CLOCK_SLACK,

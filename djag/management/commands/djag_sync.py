@@ -9,7 +9,7 @@ from django.db import transaction
 
 from djag import conf
 from djag.models import acting_as
-from djag.sync import declared as schedules
+from djag.sync import apply, declared
 
 ACTOR = "djag_sync"
 
@@ -52,20 +52,20 @@ class Command(BaseCommand):
             )
         dry_run = options["dry_run"]
         try:
-            declared = schedules.read_all(specs)
+            tasks = declared.read_all(specs)
             using = transaction.get_connection().alias
             with transaction.atomic(using=using), acting_as(ACTOR):
-                result = schedules.sync(declared, prune=options["prune"])
+                result = apply.sync(tasks, prune=options["prune"])
                 if dry_run:
                     transaction.set_rollback(True, using=using)
-        except schedules.SyncError as exc:
+        except declared.SyncError as exc:
             raise CommandError(
                 "Nothing was written; fix these and run again:\n"
                 + "\n".join(f"  {line}" for line in exc.errors)
             ) from exc
         self.report(result, specs, dry_run)
 
-    def report(self, result: schedules.SyncResult, specs: list[str], dry_run: bool) -> None:
+    def report(self, result: apply.SyncResult, specs: list[str], dry_run: bool) -> None:
         for change in result.changes:
             self.stdout.write("\n".join(change.lines()))
         if result.undeclared:

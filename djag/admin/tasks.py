@@ -1,0 +1,263 @@
+"""The periodic task pages: the form with its one-line cron, the list, the change page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.contrib.admin.views.main import ChangeList
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, JsonResponse
+from django.urls import reverse
+from django.utils import timezone
+
+from djag.admin.base import AttributedChangesMixin
+from djag.admin.fragments import (
+    RECENT_RUNS,
+    change_history_html,
+    fire_times_html,
+    next_fires,
+    recent_runs_html,
+)
+from djag.admin.task_action_pages import TaskActionsMixin
+from djag.admin.task_form import (
+    JSON_EDITING,
+    PeriodicTaskForm,
+    crontab_from_line,
+    registered_task_names,
+)
+from djag.inspect import waiting as status
+from djag.models import (
+    PeriodicTask,
+    TaskDependency,
+)
+from djag.store.compile import Problem
+from djag.text import zoned_text
+
+
+class DependencyInline(admin.TabularInline):
+    model = TaskDependency
+    fk_name = "depender"
+    extra = 0
+    autocomplete_fields = ("dependee",)
+    fields = ("dependee", "future_depends", "require_success")
+    verbose_name = "dependency (this task runs after)"
+    verbose_name_plural = "dependencies (this task runs after)"
+
+
+class WaitingChangeList(ChangeList):
+    """Works out, for the tasks of the page only, which are waiting on a dependency."""
+
+    def get_results(self, request: HttpRequest) -> None:
+        super().get_results(request)
+        tasks = list(self.result_list)
+        found = status.waiting([task.pk for task in tasks], timezone.now())
+        for task in tasks:
+            task.waiting_status = found.get(task.pk)
+
+
+@admin.register(PeriodicTask)
+class PeriodicTaskAdmin(AttributedChangesMixin, TaskActionsMixin):
+    form = PeriodicTaskForm
+    formfield_overrides = JSON_EDITING
+    list_display = (
+        "name",
+        "task",
+        "schedule_text",
+        "enabled",
+        "misfire_policy",
+        "in_code",
+        "waiting_for",
+        "problem_flag",
+    )
+    list_filter = ("enabled", "misfire_policy", "task", "source")
+    search_fields = ("name", "task", "description")
+    autocomplete_fields = ("crontab",)
+    list_select_related = ("crontab",)
+    inlines = (DependencyInline,)
+    actions = (
+        "run_now",
+        "enable_tasks",
+        "disable_tasks",
+        "pause_until",
+        "resume_from_now",
+        "clear_lost_runs",
+    )
+    readonly_fields = (
+        "recent_runs",
+        "change_history",
+        "schedule_text",
+        "next_fires",
+        "waiting_for",
+        "resume_at",
+        "last_event_at",
+        "problem",
+        "problem_at",
+        "source",
+        "created_at",
+    )
+    fieldsets = (
+        (None, {"fields": ("name", "task", "enabled", "waiting_for", "description")}),
+        (
+            "When",
+            {
+                "fields": (
+                    "cron",
+                    "cron_timezone",
+                    "crontab",
+                    "schedule_text",
+                    "next_fires",
+                    "start_at",
+                    "end_at",
+                )
+            },
+        ),
+        ("Arguments", {"fields": ("args", "kwargs")}),
+        (
+            "Misfires and concurrency",
+            {
+                "fields": (
+                    "misfire_policy",
+                    "grace_seconds",
+                    "max_catchup",
+                    "max_running",
+                    "max_runs",
+                    "run_timeout_seconds",
+                )
+            },
+        ),
+        (
+            "Routing",
+            {
+                "classes": ("collapse",),
+                "fields": (
+                    "queue",
+                    "exchange",
+                    "routing_key",
+                    "priority",
+                    "headers",
+                    "expires_seconds",
+                ),
+            },
+        ),
+        (
+            "Scheduler state",
+            {
+                "classes": ("collapse",),
+                "fields": (
+                    "resume_at",
+                    "last_event_at",
+                    "problem",
+                    "problem_at",
+                    "source",
+                    "created_at",
+                ),
+            },
+        ),
+    )
+
+    @admin.display(description="schedule")
+    def schedule_text(self, obj: PeriodicTask) -> str:
+        return obj.crontab.describe() if obj.crontab_id else "-"
+
+    @admin.display(description="next fire times")
+    def next_fires(self, obj: PeriodicTask) -> str:
+        return fire_times_html(obj.crontab) if obj.crontab_id else "-"
+
+    def get_urls(self) -> list[Any]:
+        from django.urls import path
+
+        from djag.admin.dag import view_for
+
+        dag = path("dag/", self.admin_site.admin_view(view_for(self)), name="djag_periodictask_dag")
+        preview = path(
+            "cron-preview/",
+            self.admin_site.admin_view(self.cron_preview_view),
+            name="djag_periodictask_cron_preview",
+        )
+        return [dag, preview, *super().get_urls()]
+
+    # -- the form: a cron line with its live preview, task name suggestions ------------------
+
+    def get_form(
+        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
+    ) -> Any:
+        form: Any = super().get_form(request, obj, change=change, **kwargs)
+        form.preview_url = reverse(f"{self.admin_site.name}:djag_periodictask_cron_preview")
+        return form
+
+    def cron_preview_view(self, request: HttpRequest) -> JsonResponse:
+        """``cron-preview/?line=...&timezone=...``: the readable text of a cron line and its
+        next five fire times in the zone, or the error that the form would show."""
+        if not self.has_view_permission(request):
+            return JsonResponse({"text": "", "next": [], "error": "Permission denied."}, status=403)
+        line = request.GET.get("line", "").strip()
+        zone = request.GET.get("timezone", "").strip() or "UTC"
+        if not line:
+            return JsonResponse({"text": "", "next": [], "error": None})
+        try:
+            crontab = crontab_from_line(line, zone)
+        except ValidationError as exc:
+            return JsonResponse({"text": "", "next": [], "error": " ".join(exc.messages)})
+        fires = next_fires(crontab, 5)
+        if isinstance(fires, Problem):  # a line the parser takes but the schedule cannot run
+            return JsonResponse({"text": "", "next": [], "error": fires.detail})
+        return JsonResponse(
+            {
+                "text": crontab.describe(),
+                "next": [zoned_text(when) for when in fires],
+                "error": None if fires else "This line never fires.",
+            }
+        )
+
+    def save_model(self, request: HttpRequest, obj: PeriodicTask, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if obj.task not in registered_task_names():
+            self.message_user(
+                request,
+                f"The Celery task {obj.task!r} is not registered in this process; "
+                "check the worker has it.",
+                messages.WARNING,
+            )
+
+    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
+        return WaitingChangeList
+
+    @admin.display(description="dependencies")
+    def waiting_for(self, obj: PeriodicTask) -> str:
+        if obj.pk is None:
+            return "-"
+        if hasattr(obj, "waiting_status"):
+            found = obj.waiting_status
+        else:
+            found = status.waiting([obj.pk], timezone.now()).get(obj.pk)
+        return str(found) if found is not None else "-"
+
+    @admin.display(description="in code", boolean=True)
+    def in_code(self, obj: PeriodicTask) -> bool:
+        """Declared in a schedule file (djag_sync): edits here are overwritten by the next sync."""
+        return bool(obj.source)
+
+    @admin.display(description="problem", boolean=False)
+    def problem_flag(self, obj: PeriodicTask) -> str:
+        return obj.problem[:80]
+
+    # -- the change page: recent runs and history ---------------------------------------------
+
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
+        fieldsets = list(super().get_fieldsets(request, obj))
+        if obj is None or obj.pk is None:
+            return fieldsets
+        if request.user.has_perm("djag.view_taskrun"):
+            fieldsets.append(("Recent runs", {"fields": ("recent_runs",)}))
+        if request.user.has_perm("djag.view_schedulechange"):
+            fieldsets.append(("Change history", {"fields": ("change_history",)}))
+        return fieldsets
+
+    @admin.display(description=f"last {RECENT_RUNS} runs")
+    def recent_runs(self, obj: PeriodicTask) -> str:
+        return recent_runs_html(obj) if obj.pk else "-"
+
+    @admin.display(description="changes, newest first")
+    def change_history(self, obj: PeriodicTask) -> str:
+        return change_history_html(obj) if obj.pk else "-"

@@ -1,0 +1,92 @@
+"""The catalog: the schedule as beat holds it in memory.
+
+Each task's row and the spec it compiles to (or the problem that keeps it from
+running), each crontab's compiled schedule, and the dependency edges both ways.
+Rows come from the store; compiling is ``djag.store.compile``'s, so what beat
+schedules is what the commands and the admin show.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from djag.beat.outbox import Dispatch
+from djag.core.cron import CronSchedule
+from djag.core.dag import Edge
+from djag.core.plan import TaskSpec
+from djag.store.compile import Problem, compile_crontab, task_spec
+from djag.store.rows import CrontabRow, TaskRow
+
+#: The timeout of a run whose task is gone (the model's default run_timeout_seconds).
+DEFAULT_RUN_TIMEOUT = 3600
+
+
+@dataclass(slots=True)
+class LiveTask:
+    row: TaskRow
+    spec: TaskSpec | None  # None: the task cannot be scheduled, see ``problem``
+    problem: str
+    last_event: int | None = None  # the newest event handled (run, skipped or coalesced)
+    scheduled_runs: int = 0  # runs that count towards max_runs
+
+
+class Catalog:
+    def __init__(self) -> None:
+        self.tasks: dict[int, LiveTask] = {}
+        self.schedules: dict[int, CronSchedule | Problem] = {}  # by crontab id
+        self.edges: dict[int, list[Edge]] = {}  # depender -> its edges
+        self.dependers: dict[int, set[int]] = {}  # dependee -> dependers
+
+    def compile_crontabs(self, crontabs: Iterable[CrontabRow]) -> None:
+        for crontab in crontabs:
+            self.schedules[crontab.id] = compile_crontab(crontab)
+
+    def install(self, row: TaskRow, last_event: int | None, scheduled_runs: int) -> LiveTask:
+        """Take a (re)loaded row in, compiled against its crontab."""
+        compiled = task_spec(row, self.schedules.get(row.crontab_id))
+        if isinstance(compiled, Problem):
+            task = LiveTask(row, None, str(compiled), last_event, scheduled_runs)
+        else:
+            task = LiveTask(row, compiled, "", last_event, scheduled_runs)
+        self.tasks[row.id] = task
+        return task
+
+    def reinstall(self, row: TaskRow) -> LiveTask:
+        """An edited row: keep what beat knows of the task's handled events."""
+        known = self.tasks.get(row.id)
+        if known is None:
+            return self.install(row, None, 0)
+        return self.install(row, known.last_event, known.scheduled_runs)
+
+    def set_edges(self, edges: dict[int, list[Edge]]) -> None:
+        self.edges = edges
+        self.dependers = {}
+        for depender, task_edges in edges.items():
+            for edge in task_edges:
+                self.dependers.setdefault(edge.dependee, set()).add(depender)
+
+    def edge_tasks(self) -> list[int]:
+        """Every task with an edge, either end: the tasks whose run marks beat keeps."""
+        return sorted(set(self.edges) | set(self.dependers))
+
+    def schedulable(self, task_id: int) -> LiveTask | None:
+        """The task if it is enabled and can be scheduled."""
+        task = self.tasks.get(task_id)
+        if task is None or task.spec is None or not task.row.enabled:
+            return None
+        return task
+
+    def timeout_of(self, task_id: int | None) -> int:
+        task = self.tasks.get(task_id) if task_id is not None else None
+        return task.row.run_timeout_seconds if task else DEFAULT_RUN_TIMEOUT
+
+    def dispatch_for(
+        self, run_id: int, celery_task_id: str, task_id: int | None
+    ) -> Dispatch | None:
+        """The message of a run of the task, or None if the task is gone."""
+        task = self.tasks.get(task_id) if task_id is not None else None
+        if task is None:
+            return None
+        row = task.row
+        return Dispatch(run_id, celery_task_id, row.id, row.task, row.args, row.kwargs, row.options)

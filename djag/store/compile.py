@@ -1,0 +1,223 @@
+"""The one place a stored row becomes what the core schedules with.
+
+- :func:`compile_crontab`: a crontab row to a :class:`~djag.core.cron.CronSchedule`;
+- :func:`task_row`: a PeriodicTask's column values to a :class:`~djag.store.rows.TaskRow`
+  (JSON decoded, routing options gathered);
+- :func:`task_spec`: a task row and its schedule to the planner's
+  :class:`~djag.core.plan.TaskSpec`.
+
+Beat, the commands, the admin pages and the importer all call these, so what
+they show is what beat does. None of them raises for a bad row: whatever a row
+holds (a field written with raw SQL, a zone that is a folder, a crontab that
+can never fire), the answer is a :class:`Problem` naming the row, which the
+caller records or shows, and every other row goes on.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
+
+from djag.core.cron import CronError, CronSchedule, never_fires, parse_cron
+from djag.core.plan import TaskSpec
+from djag.core.vocab import Policy
+from djag.store.db import to_epoch
+from djag.store.rows import CrontabRow, TaskRow
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """Why a row cannot be scheduled, in words for the task's ``problem`` field.
+
+    ``subject`` names the row at fault ("crontab 7"), or is empty when the
+    problem is the task's own; ``detail`` says what is wrong with it.
+    """
+
+    detail: str
+    subject: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.subject}: {self.detail}" if self.subject else self.detail
+
+
+class CrontabLike(Protocol):
+    """What :func:`crontab_row` reads of a Crontab (a model instance, saved or not)."""
+
+    pk: Any
+
+    def raw_fields(self) -> tuple[str, str, str, str, str, str]: ...
+
+    @property
+    def zone_name(self) -> str: ...
+
+
+def crontab_row(crontab: CrontabLike) -> CrontabRow:
+    return CrontabRow(crontab.pk or 0, crontab.raw_fields(), crontab.zone_name)
+
+
+def zone_of(name: str) -> ZoneInfo:
+    """The zone named ``name``; raises ValueError with a readable message otherwise."""
+    try:
+        return ZoneInfo(name)
+    except Exception as exc:  # not a key, a folder ("America"), a path, a NUL byte ...
+        raise ValueError(f"unknown time zone {name!r}") from exc
+
+
+def compile_crontab(row: CrontabRow) -> CronSchedule | Problem:
+    """The crontab's schedule, or the problem that keeps its tasks from running."""
+    subject = f"crontab {row.id}" if row.id else "crontab"
+    try:
+        zone = zone_of(row.zone)
+        fields = parse_cron(*row.fields)
+        if never_fires(fields):
+            return Problem("never fires (no such day in the chosen months)", subject)
+        return CronSchedule(fields, zone)
+    except (CronError, ValueError) as exc:
+        return Problem(str(exc), subject)
+    except Exception as exc:  # a row no validation let through: report it, never raise
+        return Problem(f"cannot be read ({type(exc).__name__}: {exc})", subject)
+
+
+#: The PeriodicTask columns :func:`task_row` reads, JSON columns cast to text.
+TASK_COLUMNS = (
+    "id",
+    "name",
+    "task",
+    "enabled",
+    "crontab_id",
+    "args_text",
+    "kwargs_text",
+    "headers_text",
+    "queue",
+    "exchange",
+    "routing_key",
+    "priority",
+    "expires_seconds",
+    "misfire_policy",
+    "grace_seconds",
+    "max_catchup",
+    "max_running",
+    "max_runs",
+    "run_timeout_seconds",
+    "start_at",
+    "resume_at",
+    "end_at",
+    "last_event_at",
+    "problem",
+)
+
+_EMPTY_JSON: dict[type, str] = {list: "[]", dict: "{}"}
+
+
+def _decode_json(text: str | None, kind: type, name: str) -> tuple[Any, str]:
+    """(value, problem): the decoded JSON, or a problem saying why it cannot be used."""
+    if text is None or text == _EMPTY_JSON[kind]:  # most tasks: skip the parser
+        return kind(), ""
+    try:
+        value = json.loads(text)
+    except (TypeError, ValueError) as exc:
+        return kind(), f"{name} is not valid JSON ({exc})"
+    if not isinstance(value, kind):
+        expected = "a JSON list" if kind is list else "a JSON object"
+        return kind(), f"{name} must be {expected}, not {type(value).__name__}"
+    return value, ""
+
+
+def task_row(values: dict[str, Any]) -> TaskRow:
+    """The task as beat needs it; a value that cannot be used becomes the row's problem."""
+    try:
+        return _task_row(values)
+    except Exception as exc:  # a row no validation let through: report it, never raise
+        return TaskRow(
+            id=values["id"],
+            name=str(values.get("name") or values["id"]),
+            task=str(values.get("task") or ""),
+            enabled=bool(values.get("enabled")),
+            crontab_id=values.get("crontab_id") or 0,
+            args=[],
+            kwargs={},
+            options={},
+            misfire_policy=Policy.COALESCE,
+            grace_seconds=0,
+            max_catchup=1,
+            max_running=1,
+            max_runs=None,
+            run_timeout_seconds=3600,
+            start_at=0,
+            resume_at=None,
+            end_at=None,
+            last_event_at=None,
+            stored_problem=str(values.get("problem") or ""),
+            problem=f"the task's row cannot be read ({type(exc).__name__}: {exc})",
+        )
+
+
+def _task_row(row: dict[str, Any]) -> TaskRow:
+    args, args_problem = _decode_json(row["args_text"], list, "args")
+    kwargs, kwargs_problem = _decode_json(row["kwargs_text"], dict, "kwargs")
+    headers, headers_problem = _decode_json(row["headers_text"], dict, "headers")
+    options: dict[str, Any] = {"headers": headers}
+    for name in ("queue", "exchange", "routing_key"):
+        if row[name]:
+            options[name] = row[name]
+    if row["priority"] is not None:
+        options["priority"] = row["priority"]
+    if row["expires_seconds"]:
+        options["expires"] = row["expires_seconds"]
+    problems = [p for p in (args_problem, kwargs_problem, headers_problem) if p]
+    if row["misfire_policy"] not in _POLICIES:
+        problems.append(f"unknown misfire policy {row['misfire_policy']!r}")
+    start_at = to_epoch(row["start_at"])
+    return TaskRow(
+        id=row["id"],
+        name=row["name"],
+        task=row["task"],
+        enabled=row["enabled"],
+        crontab_id=row["crontab_id"],
+        args=args,
+        kwargs=kwargs,
+        options=options,
+        misfire_policy=row["misfire_policy"],
+        grace_seconds=row["grace_seconds"],
+        max_catchup=row["max_catchup"],
+        max_running=row["max_running"],
+        max_runs=row["max_runs"],
+        run_timeout_seconds=row["run_timeout_seconds"],
+        start_at=start_at if start_at is not None else 0,
+        resume_at=to_epoch(row["resume_at"]),
+        end_at=to_epoch(row["end_at"]),
+        last_event_at=to_epoch(row["last_event_at"]),
+        stored_problem=row["problem"],
+        problem="; ".join(problems),
+    )
+
+
+_POLICIES = {policy.value: policy for policy in Policy}  # faster than Policy(value) per task
+
+
+def task_spec(row: TaskRow, schedule: CronSchedule | Problem | None) -> TaskSpec | Problem:
+    """The task as the planner sees it, or why it cannot be scheduled.
+
+    ``schedule`` is what :func:`compile_crontab` gave for the task's crontab
+    (None: the crontab row could not be found).
+    """
+    if row.problem:
+        return Problem(row.problem)
+    if schedule is None:
+        return Problem("could not be loaded", f"crontab {row.crontab_id}")
+    if isinstance(schedule, Problem):
+        return schedule
+    return TaskSpec(
+        id=row.id,
+        schedule=schedule,
+        policy=_POLICIES[row.misfire_policy],
+        grace_seconds=row.grace_seconds,
+        max_catchup=row.max_catchup,
+        max_running=row.max_running,
+        max_runs=row.max_runs,
+        start_at=row.start_at,
+        resume_at=row.resume_at,
+        end_at=row.end_at,
+    )

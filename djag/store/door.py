@@ -1,0 +1,94 @@
+"""``Store``: beat's one door to the database, over the store's modules.
+
+Beat holds a ``Store`` and calls nothing else that touches the database; the
+methods are the store's functions bound to one database alias. Tests of the
+beat side pass a fake with the same methods (``djag.beat.ports.StorePort``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from django.db import connections
+
+from djag.core.dag import Edge, RunMarks
+from djag.store import feed, history, ledger, schedule
+from djag.store.db import default_database
+from djag.store.rows import ActiveRun, ClaimedRun, CrontabRow, FinishedRun, NewRun, TaskRow
+
+
+class Store:
+    def __init__(self, using: str | None = None) -> None:
+        self.using = using or default_database()
+
+    def close(self) -> None:
+        """Drop the connection; the next query opens a fresh one (used after errors)."""
+        connections[self.using].close()
+
+    # -- schedule ---------------------------------------------------------------
+
+    def load_crontabs(self, ids: Iterable[int] | None = None) -> dict[int, CrontabRow]:
+        return schedule.load_crontabs(self.using, ids)
+
+    def load_tasks(
+        self, ids: Iterable[int] | None = None, crontab_ids: Iterable[int] | None = None
+    ) -> list[TaskRow]:
+        return schedule.load_tasks(self.using, ids, crontab_ids)
+
+    def load_edges(self, dependers: Sequence[int] | None = None) -> dict[int, list[Edge]]:
+        return schedule.load_edges(self.using, dependers)
+
+    def change_cursor(self) -> int:
+        return feed.change_cursor(self.using)
+
+    def change_rows(
+        self, after: int, gaps: Iterable[tuple[int, int]]
+    ) -> list[tuple[int, str, int | None]]:
+        return feed.change_rows(self.using, after, gaps)
+
+    def save_checkpoints(self, last_events: dict[int, int], now: float) -> None:
+        schedule.save_checkpoints(self.using, last_events, now)
+
+    def checkpoint_time(self) -> dt.datetime | None:
+        return schedule.checkpoint_time(self.using)
+
+    def set_problem(self, task_id: int, problem: str) -> None:
+        schedule.set_problem(self.using, task_id, problem)
+
+    def disable_exhausted(self, task_id: int) -> None:
+        schedule.disable_exhausted(self.using, task_id)
+
+    # -- run history ------------------------------------------------------------
+
+    def activity(self) -> tuple[Any, ...]:
+        return history.activity(self.using)
+
+    def last_events(
+        self, since: dt.datetime | None, task_ids: Sequence[int] | None = None
+    ) -> dict[int, int]:
+        return history.last_events(self.using, since, task_ids)
+
+    def scheduled_run_counts(self, task_ids: Sequence[int]) -> dict[int, int]:
+        return history.scheduled_run_counts(self.using, task_ids)
+
+    def run_marks(self, task_ids: Sequence[int]) -> dict[int, RunMarks]:
+        return history.run_marks(self.using, task_ids)
+
+    def active_runs(self) -> list[ActiveRun]:
+        return history.active_runs(self.using)
+
+    def finished_runs(self, run_ids: Sequence[int]) -> list[FinishedRun]:
+        return history.finished_runs(self.using, run_ids)
+
+    # -- ledger writes ----------------------------------------------------------
+
+    def claim(self, new_runs: Sequence[NewRun], now: float) -> list[ClaimedRun]:
+        return ledger.claim(self.using, new_runs, now)
+
+    def mark_sent(self, run_ids: Sequence[int], now: float) -> int:
+        return ledger.mark_sent(self.using, run_ids, now)
+
+    def mark_lost(self, run_ids: Sequence[int], now: float) -> int:
+        return ledger.mark_lost(self.using, run_ids, now)

@@ -1,0 +1,92 @@
+"""The rows beat works with: plain dataclasses, no Django, so the beat side can be
+driven by a fake store in tests. Instants are UTC epoch seconds."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class CrontabRow:
+    id: int
+    fields: tuple[str, str, str, str, str, str]  # second first, as djag.core.cron.FIELD_NAMES
+    zone: str
+
+
+@dataclass(frozen=True, slots=True)
+class TaskRow:
+    """One PeriodicTask as beat needs it. ``problem`` is set when a field could not be read."""
+
+    id: int
+    name: str
+    task: str
+    enabled: bool
+    crontab_id: int
+    args: Any
+    kwargs: Any
+    options: dict[str, Any]
+    misfire_policy: str
+    grace_seconds: int
+    max_catchup: int
+    max_running: int
+    max_runs: int | None
+    run_timeout_seconds: int
+    start_at: int
+    resume_at: int | None
+    end_at: int | None
+    last_event_at: int | None
+    stored_problem: str
+    problem: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class NewRun:
+    """A ledger row to claim: a run to publish, or a skip record (``skipped``)."""
+
+    task_id: int
+    task_name: str
+    task: str
+    scheduled_for: int | None
+    trigger: str
+    coalesced_count: int = 1
+    skipped: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedRun:
+    id: int
+    task_id: int
+    celery_task_id: str
+    claimed_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class ActiveRun:
+    id: int
+    task_id: int | None
+    state: str
+    celery_task_id: str
+    claimed_at: float
+    started_at: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class FinishedRun:
+    id: int
+    task_id: int | None
+    state: str
+    finished_at: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeBatch:
+    """New ScheduleChange rows, reduced to what must be reloaded."""
+
+    crontabs: frozenset[int] = frozenset()
+    tasks: frozenset[int] = frozenset()
+    edges_changed: bool = False
+    reload_all: bool = False
+
+    def __bool__(self) -> bool:
+        return bool(self.crontabs or self.tasks or self.edges_changed or self.reload_all)

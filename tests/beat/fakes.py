@@ -1,0 +1,228 @@
+"""An in-memory store with the shape of ``djag.beat.ports.StorePort``, for beat without a database.
+
+It keeps the ledger's rules that beat relies on: a slot (task, scheduled_for) is
+claimed once, a run moves to ``sent`` only from ``claimed``, a finished run is
+never active again. Tests move runs as workers would with :meth:`FakeStore.finish`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from djag.core.dag import NO_RUNS, Edge, RunMarks
+from djag.core.vocab import ACTIVE_STATES, TERMINAL_STATES, RunState, Trigger
+from djag.store.rows import ActiveRun, ClaimedRun, CrontabRow, FinishedRun, NewRun, TaskRow
+
+EVERY_MINUTE = ("0", "*", "*", "*", "*", "*")
+
+
+@dataclass
+class FakeRun:
+    id: int
+    task_id: int
+    scheduled_for: int | None
+    trigger: str
+    coalesced_count: int
+    state: str
+    celery_task_id: str
+    claimed_at: float
+    finished_at: float | None = None
+
+
+def task_row(task_id: int, crontab_id: int = 1, **fields: Any) -> TaskRow:
+    defaults: dict[str, Any] = {
+        "id": task_id,
+        "name": f"task-{task_id}",
+        "task": "tests.append_line",
+        "enabled": True,
+        "crontab_id": crontab_id,
+        "args": [],
+        "kwargs": {},
+        "options": {"headers": {}},
+        "misfire_policy": "coalesce",
+        "grace_seconds": 60,
+        "max_catchup": 100,
+        "max_running": 1,
+        "max_runs": None,
+        "run_timeout_seconds": 3600,
+        "start_at": 0,
+        "resume_at": None,
+        "end_at": None,
+        "last_event_at": None,
+        "stored_problem": "",
+    }
+    return TaskRow(**{**defaults, **fields})
+
+
+class FakeStore:
+    def __init__(self) -> None:
+        self.crontabs: dict[int, CrontabRow] = {1: CrontabRow(1, EVERY_MINUTE, "UTC")}
+        self.tasks: dict[int, TaskRow] = {}
+        self.edges: dict[int, list[Edge]] = {}
+        self.runs: dict[int, FakeRun] = {}
+        self.changes: list[tuple[int, str, int | None]] = []
+        self.problems: dict[int, str] = {}
+        self.checkpoints: dict[int, int] = {}
+        self.disabled: list[int] = []
+        self._ids = itertools.count(1)
+        self._celery_ids = itertools.count(1)
+
+    # -- what tests do ------------------------------------------------------------
+
+    def add_task(self, row: TaskRow) -> TaskRow:
+        self.tasks[row.id] = row
+        self.changes.append((len(self.changes) + 1, "periodictask", row.id))
+        return row
+
+    def edit_task(self, task_id: int, **fields: Any) -> None:
+        self.add_task(replace(self.tasks[task_id], **fields))
+
+    def add_edge(self, depender: int, edge: Edge) -> None:
+        self.edges.setdefault(depender, []).append(edge)
+        self.changes.append((len(self.changes) + 1, "taskdependency", depender))
+
+    def finish(self, run_id: int, state: RunState, at: float) -> None:
+        run = self.runs[run_id]
+        assert run.state in ACTIVE_STATES, f"run {run_id} already {run.state}"
+        run.state, run.finished_at = state, at
+
+    def runs_of(self, task_id: int) -> list[FakeRun]:
+        return [run for run in self.runs.values() if run.task_id == task_id]
+
+    # -- the port ---------------------------------------------------------------------
+
+    def load_crontabs(self, ids: Iterable[int] | None = None) -> dict[int, CrontabRow]:
+        wanted = set(self.crontabs) if ids is None else set(ids)
+        return {i: row for i, row in self.crontabs.items() if i in wanted}
+
+    def load_tasks(
+        self, ids: Iterable[int] | None = None, crontab_ids: Iterable[int] | None = None
+    ) -> list[TaskRow]:
+        rows = [
+            replace(row, stored_problem=self.problems.get(row.id, ""))
+            for row in self.tasks.values()
+        ]
+        if ids is not None:
+            rows = [row for row in rows if row.id in set(ids)]
+        if crontab_ids is not None:
+            rows = [row for row in rows if row.crontab_id in set(crontab_ids)]
+        return rows
+
+    def load_edges(self, dependers: Sequence[int] | None = None) -> dict[int, list[Edge]]:
+        return {d: list(e) for d, e in self.edges.items() if dependers is None or d in dependers}
+
+    def change_cursor(self) -> int:
+        return len(self.changes)
+
+    def change_rows(
+        self, after: int, gaps: Iterable[tuple[int, int]]
+    ) -> list[tuple[int, str, int | None]]:
+        ranges = list(gaps)
+        return [c for c in self.changes if c[0] > after or any(a <= c[0] <= b for a, b in ranges)]
+
+    def save_checkpoints(self, last_events: dict[int, int], now: float) -> None:
+        self.checkpoints.update(last_events)
+
+    def checkpoint_time(self) -> dt.datetime | None:
+        return None
+
+    def set_problem(self, task_id: int, problem: str) -> None:
+        self.problems[task_id] = problem
+
+    def disable_exhausted(self, task_id: int) -> None:
+        self.disabled.append(task_id)
+
+    def activity(self) -> tuple[Any, ...]:
+        active = sum(1 for run in self.runs.values() if run.state in ACTIVE_STATES)
+        return (len(self.changes), max(self.runs, default=0), active)
+
+    def last_events(
+        self, since: dt.datetime | None, task_ids: Sequence[int] | None = None
+    ) -> dict[int, int]:
+        newest: dict[int, int] = {}
+        for run in self.runs.values():
+            if run.scheduled_for is not None and (task_ids is None or run.task_id in task_ids):
+                newest[run.task_id] = max(
+                    newest.get(run.task_id, run.scheduled_for), run.scheduled_for
+                )
+        return newest
+
+    def scheduled_run_counts(self, task_ids: Sequence[int]) -> dict[int, int]:
+        counts: dict[int, int] = {}
+        for run in self.runs.values():
+            counted = run.trigger != Trigger.MANUAL and run.state != RunState.SKIPPED
+            if run.task_id in task_ids and counted:
+                counts[run.task_id] = counts.get(run.task_id, 0) + 1
+        return counts
+
+    def run_marks(self, task_ids: Sequence[int]) -> dict[int, RunMarks]:
+        marks: dict[int, RunMarks] = {}
+        for run in self.runs.values():
+            if run.task_id not in task_ids or run.state == RunState.SKIPPED:
+                continue
+            mark = marks.get(run.task_id, NO_RUNS)
+            start = max(mark.last_start or run.claimed_at, run.claimed_at)
+            finish, success = mark.last_finish, mark.last_success
+            if run.finished_at is not None and run.state in TERMINAL_STATES:
+                finish = max(finish or run.finished_at, run.finished_at)
+                if run.state == RunState.SUCCESS:
+                    success = max(success or run.finished_at, run.finished_at)
+            marks[run.task_id] = RunMarks(start, success, finish)
+        return marks
+
+    def active_runs(self) -> list[ActiveRun]:
+        return [
+            ActiveRun(run.id, run.task_id, run.state, run.celery_task_id, run.claimed_at, None)
+            for run in self.runs.values()
+            if run.state in ACTIVE_STATES
+        ]
+
+    def finished_runs(self, run_ids: Sequence[int]) -> list[FinishedRun]:
+        return [
+            FinishedRun(run.id, run.task_id, run.state, run.finished_at)
+            for run_id in run_ids
+            if (run := self.runs.get(run_id)) is not None and run.state not in ACTIVE_STATES
+        ]
+
+    def claim(self, new_runs: Sequence[NewRun], now: float) -> list[ClaimedRun]:
+        taken = {(r.task_id, r.scheduled_for) for r in self.runs.values() if r.scheduled_for}
+        won = []
+        for new in new_runs:
+            if new.scheduled_for is not None and (new.task_id, new.scheduled_for) in taken:
+                continue  # another claimer had the slot
+            run = FakeRun(
+                next(self._ids),
+                new.task_id,
+                new.scheduled_for,
+                new.trigger,
+                new.coalesced_count,
+                RunState.SKIPPED if new.skipped else RunState.CLAIMED,
+                "" if new.skipped else f"celery-{next(self._celery_ids)}",
+                now,
+                now if new.skipped else None,
+            )
+            self.runs[run.id] = run
+            if not new.skipped:
+                won.append(ClaimedRun(run.id, run.task_id, run.celery_task_id, now))
+        return won
+
+    def mark_sent(self, run_ids: Sequence[int], now: float) -> int:
+        moved = 0
+        for run_id in run_ids:
+            if self.runs[run_id].state == RunState.CLAIMED:
+                self.runs[run_id].state = RunState.SENT
+                moved += 1
+        return moved
+
+    def mark_lost(self, run_ids: Sequence[int], now: float) -> int:
+        moved = 0
+        for run_id in run_ids:
+            run = self.runs[run_id]
+            if run.state in ACTIVE_STATES:
+                run.state, run.finished_at = RunState.LOST, now
+                moved += 1
+        return moved
