@@ -19,18 +19,20 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
+from functools import partial
 
 from djag.beat.catalog import Catalog, LiveTask
 from djag.beat.due import DueQueue
-from djag.beat.outbox import Outbox, Publisher
+from djag.beat.outbox import Dispatch, Outbox, Publisher
 from djag.beat.ports import StorePort
+from djag.beat.requested import RequestWatch, gate
 from djag.beat.runbook import RunBook
 from djag.beat.wake import WakeKey
 from djag.core.dag import Edge, blocking_edges
 from djag.core.plan import Decision, Progress, decide, next_event
-from djag.core.vocab import Trigger
+from djag.core.requested import TASK_GONE, select
 from djag.store.feed import ChangeFeed
-from djag.store.rows import ChangeBatch, ClaimedRun, NewRun
+from djag.store.rows import Activity, ChangeBatch, ClaimedRun, NewRun
 
 logger = logging.getLogger("djag.beat")
 
@@ -56,13 +58,14 @@ class Engine:
         self.runs = RunBook()
         self.outbox = Outbox(publish)
         self.wake = WakeKey(read_wake_token, poll_seconds)
+        self.requests = RequestWatch()
 
         self.catalog = Catalog()
         self.waiting: dict[int, Decision] = {}
         self.dirty_checkpoints: dict[int, int] = {}
         self.feed: ChangeFeed | None = None
         self.wake_token: str | None = None
-        self.activity: tuple[object, ...] | None = None  # Store.activity() at the last full poll
+        self.activity: Activity | None = None  # Store.activity() at the last full poll
         self.next_check = 0.0
         self.next_db_poll = 0.0
 
@@ -83,6 +86,7 @@ class Engine:
     def load(self, now: float) -> None:
         """Read the whole schedule once; afterwards only changes are applied."""
         self.activity = self.store.activity()  # first: what is written later is read later
+        self.requests.polled(self.activity, now)
         self.feed = ChangeFeed(self.store.change_rows, self.store.change_cursor())
         self.wake_token = self.wake.read()
         self.catalog.compile_crontabs(self.store.load_crontabs().values())
@@ -144,12 +148,14 @@ class Engine:
         if now >= self.next_check:
             self.check(now)
         self.dispatch_due(now)
+        if self.requests.due(now):
+            self.dispatch_requested(now)
         if self.outbox.retry_due(now):
             self._sent(self.outbox.resend(now), now)
         wake_at = self.next_check
-        due = self.due.next_due()
-        if due is not None:
-            wake_at = min(wake_at, due)
+        for due in (self.due.next_due(), self.requests.look_at):
+            if due is not None:
+                wake_at = min(wake_at, due)
         return max(0.0, wake_at - now)
 
     def next_due(self) -> int | None:
@@ -182,6 +188,7 @@ class Engine:
             self.apply_changes(batch, now)
         self.refresh_runs(now)
         self.activity = activity
+        self.requests.polled(activity, now)
 
     # -- schedule changes ---------------------------------------------------------
 
@@ -289,7 +296,7 @@ class Engine:
             if decision is None:
                 continue
             decided.append((task_id, decision))
-            new_runs.extend(self._ledger_rows(task_id, decision))
+            new_runs.extend(self.catalog.ledger_rows(task_id, decision))
         stamp = self._claim_stamp(now, [task_id for task_id, _ in decided])
         try:
             claimed = self.store.claim(new_runs, stamp)
@@ -340,29 +347,6 @@ class Engine:
             self.due.push(task_id, decision.next_due)
         return decision
 
-    def _ledger_rows(self, task_id: int, decision: Decision) -> list[NewRun]:
-        if decision.resolution is None:
-            return []
-        row = self.catalog.tasks[task_id].row
-        rows = [
-            NewRun(task_id, row.name, row.task, run.scheduled_for, run.trigger, run.coalesced_count)
-            for run in decision.resolution.runs
-        ]
-        skipped = decision.resolution.skipped
-        if skipped is not None:
-            rows.append(
-                NewRun(
-                    task_id,
-                    row.name,
-                    row.task,
-                    skipped.scheduled_for,
-                    Trigger.SCHEDULE,
-                    skipped.count,
-                    skipped=True,
-                )
-            )
-        return rows
-
     def _apply_decision(self, task_id: int, decision: Decision) -> None:
         if decision.exhausted:
             logger.info("djag beat: task %s reached max_runs; disabling it", task_id)
@@ -374,12 +358,35 @@ class Engine:
         task.scheduled_runs += len(decision.resolution.runs)
         self.dirty_checkpoints[task_id] = decision.resolution.handled_through
 
+    def dispatch_requested(self, now: float) -> None:
+        """Claim and publish the waiting runs (one-off, manual, backfill) that may go now."""
+        due, next_at = self.store.requested_runs(now, RequestWatch.PER_LOOK, RequestWatch.PER_TASK)
+        selection = select(due, partial(gate, self.catalog, self.runs))
+        if selection.cancel:
+            self.store.cancel(selection.cancel, now, "djag beat", TASK_GONE)
+        if selection.claim:
+            chosen = set(selection.claim)
+            tasks = {run.task_id for run in due if run.run_id in chosen and run.task_id}
+            claimed = self.store.claim_waiting(selection.claim, self._claim_stamp(now, tasks))
+            self._track_claims(claimed, now)
+        self.requests.looked(len(due), next_at, now)
+
     def _track_claims(self, claimed: list[ClaimedRun], now: float) -> None:
         self.runs.track_claims(claimed, self.catalog.timeout_of)
-        dispatches = [
-            self.catalog.dispatch_for(run.id, run.celery_task_id, run.task_id) for run in claimed
+        runs = [(run.id, run.celery_task_id, run.task_id) for run in claimed]
+        self._sent(self.outbox.send(self._dispatches(runs), now), now)
+
+    def _dispatches(self, runs: list[tuple[int, str, int | None]]) -> list[Dispatch]:
+        """The messages of claimed runs, each with its context (one read of the ledger)."""
+        if not runs:
+            return []
+        details = self.store.run_details([run_id for run_id, _, _ in runs])
+        return [
+            dispatch
+            for run_id, celery_id, task_id in runs
+            if (detail := details.get(run_id)) is not None
+            and (dispatch := self.catalog.dispatch_for(run_id, celery_id, task_id, detail))
         ]
-        self._sent(self.outbox.send([d for d in dispatches if d is not None], now), now)
 
     def _sent(self, run_ids: list[int], now: float) -> None:
         self.runs.mark_sent(run_ids)
@@ -387,12 +394,13 @@ class Engine:
 
     def republish_claims(self, now: float, older_than: float) -> None:
         """Publish again, with the same Celery task id, runs claimed but never marked sent."""
-        dispatches = [
-            dispatch
-            for run in self.runs.unsent(now, older_than)
-            if run.id not in self.outbox
-            and (dispatch := self.catalog.dispatch_for(run.id, run.celery_task_id, run.task_id))
-        ]
+        dispatches = self._dispatches(
+            [
+                (run.id, run.celery_task_id, run.task_id)
+                for run in self.runs.unsent(now, older_than)
+                if run.id not in self.outbox
+            ]
+        )
         if dispatches:
             logger.warning(
                 "djag beat: publishing %d claimed but unsent runs again", len(dispatches)

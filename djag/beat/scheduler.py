@@ -126,7 +126,7 @@ class DjagScheduler(Scheduler):
                     dispatch.args,
                     dispatch.kwargs,
                     dispatch.celery_task_id,
-                    message_options(dispatch.options, dispatch.run_id),
+                    message_options(dispatch.options, dispatch.run_id, dispatch.context),
                 )
             except Exception as exc:
                 failures.append((dispatch, exc))
