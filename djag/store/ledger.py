@@ -214,8 +214,11 @@ def request(using: str, requests: Sequence[RunRequest], by: str, now: float) -> 
         )
         for asked in requests
     ]
+    # Only a slot can conflict; elsewhere an error must not be ignored (SQLite's
+    # INSERT OR IGNORE would drop a row that breaks any constraint, silently).
+    slots = any(asked.task_id is not None and asked.scheduled_for for asked in requests)
     with transaction.atomic(using=using):
-        TaskRun.objects.using(using).bulk_create(rows, ignore_conflicts=True)
+        TaskRun.objects.using(using).bulk_create(rows, ignore_conflicts=slots)
         written: list[tuple[int, str, str, Any, Any]] = []
         for chunk in chunks([row.celery_task_id for row in rows]):
             written.extend(
