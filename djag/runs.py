@@ -45,7 +45,7 @@ class RunRefused(ValueError):
 
 def enqueue(
     task: Any,
-    args: Iterable[Any] = (),
+    args: list[Any] | tuple[Any, ...] = (),
     kwargs: Mapping[str, Any] | None = None,
     *,
     at: dt.datetime | None = None,
@@ -69,6 +69,10 @@ def enqueue(
         not_before = _aware(at, "at").timestamp()
     elif delay is not None:
         not_before = now + _seconds(delay, "delay")
+    if not isinstance(args, list | tuple):
+        raise RunRefused(f"args must be a list or a tuple, not {type(args).__name__}")
+    if not isinstance(kwargs or {}, Mapping):
+        raise RunRefused(f"kwargs must be a mapping, not {type(kwargs).__name__}")
     message = (
         _json(list(args), "args"),
         _json(dict(kwargs or {}), "kwargs"),

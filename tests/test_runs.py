@@ -117,6 +117,8 @@ REFUSALS: dict[str, tuple[dict[str, Any], str]] = {
     "empty name": ({"task": " "}, "task must be a Celery task or its registered name"),
     "long name": ({"task": "x" * 201}, "longer than 200 characters"),
     "args not JSON": ({"args": [dt.date(2030, 1, 1)]}, "args must be JSON data"),
+    "args a text": ({"args": "abc"}, "args must be a list or a tuple, not str"),
+    "kwargs a list": ({"kwargs": [1]}, "kwargs must be a mapping, not list"),
     "NaN in kwargs": ({"kwargs": {"x": math.nan}}, "kwargs must be JSON data"),
     "NUL in args": ({"args": ["a\x00b"]}, "args cannot be stored: Text in JSON cannot contain"),
     "unknown option": ({"options": {"countdown": 5}}, "unknown option 'countdown'; the options"),
@@ -343,3 +345,18 @@ def test_retention_keeps_waiting_runs_and_ignores_them_as_starts(hourly: Periodi
     assert backfilled.pk in runs_beat_still_reads()  # as the newest handled slot only
     djag.cancel(backfilled)
     assert backfilled in old_finished_runs(later)
+
+
+def test_a_run_that_waits_or_was_cancelled_is_no_start_for_the_dependency_rule(
+    hourly: PeriodicTask,
+) -> None:
+    """Until beat claims it, a waiting run started nothing: a depender must not count it."""
+    using = default_database()
+    assert history.run_marks(using, [hourly.pk]) == {}
+    waiting = djag.run_now(hourly)
+    djag.cancel(djag.run_now(hourly))
+    assert history.run_marks(using, [hourly.pk]) == {}
+    [claimed] = ledger.claim_waiting(using, [waiting.pk], time.time())
+    assert history.run_marks(using, [hourly.pk])[hourly.pk].last_start == pytest.approx(
+        claimed.claimed_at, abs=1e-5
+    )

@@ -64,7 +64,11 @@ TASK_GONE = "Cancelled: its periodic task was deleted before the run was sent."
 
 def select(due: Sequence[Requested], gate: Callable[[int], Gate | None]) -> Selection:
     """Which of the ``due`` runs (oldest first) go now. ``gate(task_id)`` is None for a
-    task beat does not know (deleted, or created after beat last read the schedule)."""
+    task beat does not know (deleted, or created after beat last read the schedule).
+
+    A task's gate is asked once per call, so its backfilled runs go as a prefix
+    of their order: once one waits, every later one of the task waits too.
+    """
     selection = Selection()
     gates: dict[int, Gate | None] = {}
     taken: dict[int, int] = {}  # task id -> backfilled runs selected in this call
@@ -84,8 +88,6 @@ def select(due: Sequence[Requested], gate: Callable[[int], Gate | None]) -> Sele
         if run.trigger != Trigger.BACKFILL:
             selection.claim.append(run.run_id)
             continue
-        if run.task_id in selection.held:
-            continue  # an older event of the task waits: this one may not overtake it
         used = taken.get(run.task_id, 0)
         if task_gate.blocked or used >= task_gate.free_slots:
             selection.held.add(run.task_id)

@@ -261,3 +261,16 @@ def test_a_one_off_the_broker_refused_is_sent_again_with_its_id_and_context(
     [dispatch] = successor.sent
     assert (dispatch.celery_task_id, dispatch.task) == (run.celery_task_id, "reports.build")
     assert dispatch.context == RunContext(run.id, Trigger.ONEOFF)
+
+
+def test_more_due_runs_than_one_look_reads_go_at_the_next_ticks_not_the_next_poll(
+    store: FakeStore, broker: Broker, wake: Wake, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(RequestWatch, "PER_LOOK", 2)
+    engine = make_engine(store, broker, wake)
+    runs = [store.request(Trigger.ONEOFF, T0 + 1) for _ in range(5)]
+    wake.touch()
+    run_until(engine, T0 + 1.5, start=T0 + 0.5)  # bounded: two per tick
+    assert len(broker.sent) == 4
+    engine.tick(T0 + 2)
+    assert sorted(d.run_id for d in broker.sent) == [run.id for run in runs]
