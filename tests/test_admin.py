@@ -226,10 +226,10 @@ CRONTAB_FORM = {
 @pytest.mark.parametrize(
     ("field", "value", "message"),
     [
-        ("second", "75", "second: 75 is out of range 0-59"),
-        ("minute", "*/x", "minute: "),
+        ("second", "75", "75 is out of range 0-59"),
+        ("minute", "*/x", "the step after / must be a whole number"),
         ("hour", "", "This field is required."),
-        ("day_of_month", "15W", "W (nearest weekday) is not supported"),
+        ("day_of_month", "W15", "W follows a single day"),
         ("month_of_year", "smarch", "is not a month name"),
         ("day_of_week", "mon#9", "the number after # must be 1-5"),
         ("timezone", "Mars/Olympus_Mons", "Select a valid choice"),

@@ -101,7 +101,7 @@ def test_neither_line_nor_crontab_is_reported_on_the_line(admin_client: Client) 
     [
         ("* * *", "got 3"),
         ("0 0 0 * * * 2030", "year field is not supported"),
-        ("@daily", "@daily is not supported"),
+        ("@reboot", "@reboot is not a time"),
         ("61 * * * * *", "second"),
         ("0 0 25 * * *", "hour"),
         ("0 0 0 * * funday", "day_of_week"),
@@ -115,6 +115,14 @@ def test_bad_line_is_reported_on_the_field(admin_client: Client, line: str, mess
     assert message in " ".join(errors["cron"])
     assert not PeriodicTask.objects.exists()
     assert not Crontab.objects.exists()
+
+
+def test_bad_field_of_the_line_is_reported_once_under_its_name(admin_client: Client) -> None:
+    response = admin_client.post(ADD, line_form("0 0 61 * * *"))
+    assert form_errors(response) == {"cron": ["hour: 61 is out of range 0-23"]}
+    assert response.content.decode().count("61 is out of range") == 1
+    preview = admin_client.get(PREVIEW, {"line": "0 0 61 * * *"}).json()
+    assert preview["error"] == "hour: 61 is out of range 0-23"
 
 
 def test_bad_zone_is_reported_on_its_field(admin_client: Client) -> None:
