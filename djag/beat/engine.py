@@ -374,9 +374,9 @@ class Engine:
     def _track_claims(self, claimed: list[ClaimedRun], now: float) -> None:
         self.runs.track_claims(claimed, self.catalog.timeout_of)
         runs = [(run.id, run.celery_task_id, run.task_id) for run in claimed]
-        self._sent(self.outbox.send(self._dispatches(runs), now), now)
+        self._sent(self.outbox.send(self.dispatches(runs), now), now)
 
-    def _dispatches(self, runs: list[tuple[int, str, int | None]]) -> list[Dispatch]:
+    def dispatches(self, runs: list[tuple[int, str, int | None]]) -> list[Dispatch]:
         """The messages of claimed runs, each with its context (one read of the ledger)."""
         if not runs:
             return []
@@ -394,7 +394,7 @@ class Engine:
 
     def republish_claims(self, now: float, older_than: float) -> None:
         """Publish again, with the same Celery task id, runs claimed but never marked sent."""
-        dispatches = self._dispatches(
+        dispatches = self.dispatches(
             [
                 (run.id, run.celery_task_id, run.task_id)
                 for run in self.runs.unsent(now, older_than)

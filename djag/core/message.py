@@ -137,10 +137,13 @@ def _instant(text: Any) -> dt.datetime | None:
     return moment.astimezone(dt.UTC) if moment.tzinfo is not None else None
 
 
+def run_headers(run_id: int, context: RunContext | None = None) -> dict[str, Any]:
+    """The headers beat adds to a run's message: its id, and its context when known."""
+    return {RUN_ID_HEADER: run_id} if context is None else context_headers(context)
+
+
 def message_options(
     options: dict[str, Any], run_id: int, context: RunContext | None = None
 ) -> dict[str, Any]:
-    """A run's message options: the routing options, with the run id (and the run's
-    context, when known) in the headers."""
-    run_headers = {RUN_ID_HEADER: run_id} if context is None else context_headers(context)
-    return {**options, "headers": {**options.get("headers", {}), **run_headers}}
+    """A run's message options: the routing options, with the run's headers added."""
+    return {**options, "headers": {**options.get("headers", {}), **run_headers(run_id, context)}}
