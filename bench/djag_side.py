@@ -220,11 +220,9 @@ def measure_burst(n: int, dag: bool, publish: str, profiles: Profiles, freeze: b
 
 def _publish_again(engine: Engine, publisher: Counting) -> float:
     """The same runs published once more: the tasks' messages already composed."""
-    dispatches = [
-        dispatch
-        for run in engine.runs.active.values()
-        if (dispatch := engine.catalog.dispatch_for(run.id, run.celery_task_id, run.task_id))
-    ]
+    dispatches = engine.dispatches(
+        [(run.id, run.celery_task_id, run.task_id) for run in engine.runs.active.values()]
+    )
     assert publisher.publish is not None
     started = time.perf_counter()
     failures = publisher.publish(dispatches)

@@ -19,13 +19,14 @@ from django.db import DatabaseError
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
-from kombu.exceptions import OperationalError
 
 from djag.admin import chart
 from djag.core.message import RUN_ID_HEADER
 from djag.models import PeriodicTask, ScheduleChange, TaskRun
-from djag.store.door import Store
+from djag.scheduler import DjagScheduler
+from djag.store import ledger, schedule
 from djag.store.rows import TaskRow
+from sample_site.celery import app
 
 pytestmark = pytest.mark.django_db
 
@@ -84,116 +85,84 @@ def staff(*codenames: str) -> Client:
 # --- run now --------------------------------------------------------------------------------
 
 
-def test_run_now_publishes_with_every_routing_option_and_the_run_id_header(
+def test_run_now_queues_a_manual_run_for_beat_with_who_asked(
     admin_client: Client, make_task: MakeTask, published: list[dict[str, Any]]
 ) -> None:
-    task = make_task(
-        name="report",
-        args=[1, "x"],
-        kwargs={"k": 2},
-        queue="reports",
-        exchange="ex",
-        routing_key="rk.reports",
-        priority=7,
-        headers={"tenant": "acme"},
-        expires_seconds=30,
-        enabled=False,
-    )
+    task = make_task(name="report", enabled=False)
+    before = timezone.now()
     response = act(admin_client, "run_now", task)
     run = TaskRun.objects.get()
-    assert texts(response) == [f"Sent a manual run of report (run {run.pk})."]
-    assert published == [
-        {
-            "name": "tests.append_line",
-            "args": [1, "x"],
-            "kwargs": {"k": 2},
-            "task_id": run.celery_task_id,
-            "queue": "reports",
-            "exchange": "ex",
-            "routing_key": "rk.reports",
-            "priority": 7,
-            "expires": 30,
-            "headers": {"tenant": "acme", RUN_ID_HEADER: run.pk},
-        }
+    assert texts(response) == [
+        f"Queued a manual run of report (run {run.pk}); beat sends it within a second."
     ]
-    assert str(uuid.UUID(run.celery_task_id, version=4)) == run.celery_task_id
+    assert published == []  # the admin publishes nothing itself: beat does
     assert (run.periodic_task, run.task_name, run.task) == (task, "report", "tests.append_line")
-    assert (run.trigger, run.state, run.scheduled_for) == ("manual", "sent", None)
-    assert run.sent_at is not None
-    assert run.coalesced_count == 1
+    assert (run.trigger, run.state, run.scheduled_for) == ("manual", "waiting", None)
+    assert run.requested_by == "admin"
+    assert run.not_before is not None
+    assert before <= run.not_before <= timezone.now()
+    assert str(uuid.UUID(run.celery_task_id, version=4)) == run.celery_task_id
+    [audit] = ScheduleChange.objects.filter(model="taskrun", object_id=run.pk)
+    assert (audit.actor, audit.action, audit.object_repr) == (
+        "admin",
+        "create",
+        f"report run {run.pk}",
+    )
+    assert audit.changes["trigger"] == [None, "manual"]
 
 
-def test_run_now_of_several_tasks_sends_one_run_each(
-    admin_client: Client, make_task: MakeTask, published: list[dict[str, Any]]
+def test_run_now_of_several_tasks_queues_one_run_each(
+    admin_client: Client, make_task: MakeTask
 ) -> None:
     a, b = make_task(name="a"), make_task(name="b")
     act(admin_client, "run_now", a, b)
     act(admin_client, "run_now", a)
-    assert TaskRun.objects.filter(periodic_task=a, trigger="manual", state="sent").count() == 2
-    assert TaskRun.objects.filter(periodic_task=b, trigger="manual", state="sent").count() == 1
-    assert len(published) == 3
-    assert all(RUN_ID_HEADER not in call["kwargs"] for call in published)
-
-
-def test_run_now_with_the_broker_down_fails_the_run_and_says_so(
-    admin_client: Client, make_task: MakeTask, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    def send_task(name: str, **options: Any) -> None:
-        raise OperationalError("[Errno 111] Connection refused")
-
-    monkeypatch.setattr(current_app._get_current_object(), "send_task", send_task)
-    task = make_task(name="report")
-    response = act(admin_client, "run_now", task)
-    assert response.status_code == 200
-    run = TaskRun.objects.get()
-    [message] = texts(response)
-    assert f"Could not publish the run of report; run {run.pk} is marked failed" in message
-    assert "Connection refused" in message
-    assert (run.state, run.trigger) == ("failure", "manual")
-    assert run.error == "Could not publish: OperationalError: [Errno 111] Connection refused"
-    assert run.finished_at is not None
+    assert TaskRun.objects.filter(periodic_task=a, trigger="manual", state="waiting").count() == 2
+    assert TaskRun.objects.filter(periodic_task=b, trigger="manual", state="waiting").count() == 1
 
 
 def test_run_now_of_a_task_beat_cannot_read_or_record_says_why(
-    admin_client: Client,
-    make_task: MakeTask,
-    published: list[dict[str, Any]],
-    monkeypatch: pytest.MonkeyPatch,
+    admin_client: Client, make_task: MakeTask, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     broken, gone = make_task(name="broken"), make_task(name="gone")
-    real_load = Store.load_tasks
+    real_load = schedule.load_tasks
 
-    def load_tasks(self: Store, ids: Any = None, **kwargs: Any) -> list[TaskRow]:
-        rows = real_load(self, ids, **kwargs)
+    def load_tasks(using: str, ids: Any = None, *args: Any) -> list[TaskRow]:
+        rows = real_load(using, ids, *args)
         return [
             replace(r, problem="args is not valid JSON") if r.name == "broken" else r for r in rows
         ]
 
-    def claim(self: Store, new_runs: Any, now: float) -> Any:
+    def request(*args: Any) -> Any:
         raise DatabaseError("insert or update violates foreign key constraint")
 
-    monkeypatch.setattr(Store, "load_tasks", load_tasks)
-    monkeypatch.setattr(Store, "claim", claim)
+    monkeypatch.setattr(schedule, "load_tasks", load_tasks)
+    monkeypatch.setattr(ledger, "request", request)
     response = act(admin_client, "run_now", broken, gone)
     assert response.status_code == 200
     assert texts(response) == [
-        "broken was not run: args is not valid JSON.",
-        "gone was not run: the run could not be recorded "
+        "broken cannot be run: args is not valid JSON.",
+        "gone was not run: it could not be recorded "
         "(insert or update violates foreign key constraint).",
     ]
-    assert published == []
+    assert not TaskRun.objects.exists()
 
 
-def test_run_now_goes_through_the_real_broker_with_the_header(
+def test_run_now_reaches_the_real_broker_through_beat_with_the_run_headers(
     admin_client: Client, make_task: MakeTask
 ) -> None:
-    """No mock: the test settings' filesystem broker receives the message."""
+    """No mock: beat publishes the queued run to the test settings' filesystem broker."""
     broker_dir = getattr(settings, "BROKER_DIR", None)
     if broker_dir is None:
         pytest.skip("the test settings do not use the filesystem broker")
     before = set(broker_dir.glob("*.msg"))
     task = make_task(name="real", queue=f"djag-admin-test-{uuid.uuid4().hex}", headers={"h": 1})
     act(admin_client, "run_now", task)
+    beat = DjagScheduler(app=app, lazy=True)
+    try:
+        beat.tick()
+    finally:
+        beat.close()
     run = TaskRun.objects.get()
     assert run.state == "sent"
     new = [path for path in broker_dir.glob("*.msg") if path not in before]
@@ -201,6 +170,7 @@ def test_run_now_goes_through_the_real_broker_with_the_header(
         messages = [json.loads(path.read_text()) for path in new]
         [message] = [m for m in messages if m["headers"].get("id") == run.celery_task_id]
         assert message["headers"][RUN_ID_HEADER] == run.pk
+        assert message["headers"]["djag_trigger"] == "manual"
         assert message["headers"]["h"] == 1
         assert message["headers"]["task"] == "tests.append_line"
     finally:
@@ -379,7 +349,8 @@ def test_staff_with_change_permission_sees_and_runs_the_actions(
     task.refresh_from_db()
     assert not task.enabled
     assert changes_of(task)[0].actor == "staff-view_periodictask-change_periodictask"
-    assert len(published) == 1
+    [run] = TaskRun.objects.filter(trigger="manual")
+    assert run.requested_by == "staff-view_periodictask-change_periodictask"
 
 
 # --- the task page: recent runs and history ----------------------------------------------------

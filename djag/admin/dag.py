@@ -27,7 +27,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from djag.core.plan import next_event
-from djag.core.vocab import ACTIVE_STATES, RunState
+from djag.core.vocab import ACTIVE_STATES, NOT_STARTED_STATES, RunState
 from djag.inspect.snapshot import TaskView, read_tasks
 from djag.models import PeriodicTask, TaskDependency, TaskRun
 from djag.store.compile import Problem
@@ -111,7 +111,7 @@ def dag_graph(
 
     last_state = (
         TaskRun.objects.filter(periodic_task=models.OuterRef("pk"))
-        .exclude(state=RunState.SKIPPED)
+        .exclude(state__in=NOT_STARTED_STATES)
         .order_by("-claimed_at", "-id")
         .values("state")[:1]
     )

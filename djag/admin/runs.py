@@ -1,19 +1,22 @@
-"""The run ledger's pages: a read-only list with durations and, per task, a chart."""
+"""The run ledger's pages: a read-only list with durations and, per task, a chart; runs
+that still wait to be sent can be cancelled."""
 
 from __future__ import annotations
 
 import re
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db import models
 from django.http import HttpRequest, HttpResponse
 from django.utils.html import format_html
 
+from djag import runs
 from djag.admin.base import ReadOnlyAdmin
 from djag.admin.chart import duration_chart_svg, duration_points
 from djag.models import (
     PeriodicTask,
+    RunState,
     TaskRun,
 )
 from djag.text import duration_text
@@ -31,7 +34,9 @@ class TaskRunAdmin(ReadOnlyAdmin):
         "task_name",
         "scheduled_for",
         "trigger",
+        "requested_by",
         "state",
+        "not_before",
         "coalesced_count",
         "claimed_at",
         "started_at",
@@ -46,17 +51,46 @@ class TaskRunAdmin(ReadOnlyAdmin):
         ("periodic_task", admin.RelatedOnlyFieldListFilter),
         "claimed_at",
     )
-    search_fields = ("task_name", "celery_task_id", "error")
+    search_fields = ("task_name", "celery_task_id", "error", "requested_by")
     date_hierarchy = "claimed_at"
     fields = (
         ("periodic_task", "task_name", "task"),
         ("trigger", "state", "coalesced_count"),
+        ("requested_by", "not_before"),
         "scheduled_for",
         ("claimed_at", "sent_at"),
         ("started_at", "finished_at", "duration_column"),
         ("celery_task_id", "worker"),
         "error_block",
+        ("args", "kwargs", "options"),
     )
+    actions = ("cancel_waiting",)
+
+    def has_cancel_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("djag.change_taskrun")
+
+    @admin.action(description="Cancel (runs still waiting to be sent)", permissions=["cancel"])
+    def cancel_waiting(self, request: HttpRequest, queryset: models.QuerySet[TaskRun]) -> None:
+        chosen = list(queryset.values_list("pk", flat=True))
+        waiting = [
+            pk for pk, state in queryset.values_list("pk", "state") if state == RunState.WAITING
+        ]
+        cancelled = runs.cancel_waiting(waiting, by=request.user)
+        left = len(chosen) - len(cancelled)
+        if cancelled:
+            self.message_user(
+                request,
+                f"Cancelled {_runs(len(cancelled))} ({', '.join(map(str, cancelled))}): "
+                "recorded, never sent.",
+                messages.SUCCESS,
+            )
+        if left:
+            self.message_user(
+                request,
+                f"{_runs(left).capitalize()} not cancelled: only a run still waiting to be "
+                "sent can be; the others were sent already or are finished.",
+                messages.WARNING,
+            )
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -102,3 +136,7 @@ class TaskRunAdmin(ReadOnlyAdmin):
                 extra_context["duration_chart_task"] = task
                 extra_context["duration_chart"] = duration_chart_svg(duration_points(task.pk))
         return super().changelist_view(request, extra_context)
+
+
+def _runs(count: int) -> str:
+    return f"{count} run{'s' if count != 1 else ''}"

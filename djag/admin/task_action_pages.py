@@ -44,26 +44,21 @@ class TaskActionsMixin(admin.ModelAdmin):
     """The actions of the task list; ``AttributedChangesMixin`` runs them inside
     ``acting_as(request.user)``, so their writes are attributed."""
 
-    @admin.action(description="Run now (a manual run, published at once)", permissions=["change"])
+    @admin.action(
+        description="Run now (a manual run, sent by beat at once)", permissions=["change"]
+    )
     def run_now(self, request: HttpRequest, queryset: models.QuerySet[PeriodicTask]) -> None:
-        result = actions.run_now(list(queryset.values_list("pk", flat=True)))
-        if result.sent:
+        result = actions.run_now(queryset, by=request.user)
+        if result.queued:
             self.message_user(
                 request,
-                "Sent a manual run of "
-                + ", ".join(f"{name} (run {run_id})" for name, run_id in result.sent)
-                + ".",
+                "Queued a manual run of "
+                + ", ".join(f"{name} (run {run_id})" for name, run_id in result.queued)
+                + "; beat sends it within a second.",
                 messages.SUCCESS,
             )
-        for name, run_id, error in result.failed:
-            self.message_user(
-                request,
-                f"Could not publish the run of {name}; run {run_id} is marked failed. "
-                f"Is the broker reachable? {error}",
-                messages.ERROR,
-            )
-        for name, why in result.refused:
-            self.message_user(request, f"{name} was not run: {why}.", messages.ERROR)
+        for why in result.refused:
+            self.message_user(request, why, messages.ERROR)
 
     @admin.action(description="Enable", permissions=["change"])
     def enable_tasks(self, request: HttpRequest, queryset: models.QuerySet[PeriodicTask]) -> None:

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import json
-from contextlib import suppress
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from django import forms
-from django.apps import apps
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.html import format_html, format_html_join
 from django_json_widget.widgets import JSONEditorWidget
 
 from djag.core import cron
+from djag.inspect.registry import registered_task_names
 from djag.models import Crontab
 
 
@@ -68,31 +67,6 @@ JSON_EDITING: dict[type[models.Field], dict[str, Any]] = {
 
 #: The longest cron line read (the six fields of a Crontab hold 120 characters each).
 CRON_LINE_MAX = 6 * 121
-
-
-def registered_task_names() -> list[str]:
-    """The Celery task names registered in this process, without Celery's own ``celery.*``.
-
-    The task modules a worker imports (``imports``/``include``, and the ``tasks`` module
-    of each installed Django app, as ``autodiscover_tasks()`` finds them) are imported
-    first, once, so the admin suggests what a worker of the same configuration would run.
-    (Not through ``import_default_modules()``: its signal makes Celery's Django fixup run
-    ``django.setup()`` and the system checks again.)
-    """
-    from celery import current_app
-
-    app: Any = current_app
-    if not getattr(app, "_djag_modules_imported", False):
-        app._djag_modules_imported = True
-        loader = app.loader
-        # A broken task module must not break the admin page.
-        for module in loader.default_modules:
-            with suppress(Exception):
-                loader.import_task_module(module)
-        for config in apps.get_app_configs():
-            with suppress(Exception):
-                loader.autodiscover_tasks([config.name], related_name="tasks")
-    return sorted(name for name in list(app.tasks) if not name.startswith("celery."))
 
 
 def crontab_from_line(line: str, zone: Any) -> Crontab:

@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from djag.beat.outbox import Dispatch
 from djag.core.cron import CronSchedule
 from djag.core.dag import Edge
-from djag.core.plan import TaskSpec
+from djag.core.plan import Decision, TaskSpec
+from djag.core.vocab import Trigger
 from djag.store.compile import Problem, compile_crontab, task_spec
-from djag.store.rows import CrontabRow, TaskRow
+from djag.store.rows import CrontabRow, NewRun, RunDetail, TaskRow
 
 #: The timeout of a run whose task is gone (the model's default run_timeout_seconds).
 DEFAULT_RUN_TIMEOUT = 3600
@@ -70,6 +71,30 @@ class Catalog:
         """Every task with an edge, either end: the tasks whose run marks beat keeps."""
         return sorted(set(self.edges) | set(self.dependers))
 
+    def ledger_rows(self, task_id: int, decision: Decision) -> list[NewRun]:
+        """The rows that claim a decision's runs and record its skips."""
+        if decision.resolution is None:
+            return []
+        row = self.tasks[task_id].row
+        rows = [
+            NewRun(task_id, row.name, row.task, run.scheduled_for, run.trigger, run.coalesced_count)
+            for run in decision.resolution.runs
+        ]
+        skipped = decision.resolution.skipped
+        if skipped is not None:
+            rows.append(
+                NewRun(
+                    task_id,
+                    row.name,
+                    row.task,
+                    skipped.scheduled_for,
+                    Trigger.SCHEDULE,
+                    skipped.count,
+                    skipped=True,
+                )
+            )
+        return rows
+
     def schedulable(self, task_id: int) -> LiveTask | None:
         """The task if it is enabled and can be scheduled."""
         task = self.tasks.get(task_id)
@@ -82,13 +107,27 @@ class Catalog:
         return task.row.run_timeout_seconds if task else DEFAULT_RUN_TIMEOUT
 
     def dispatch_for(
-        self, run_id: int, celery_task_id: str, task_id: int | None
+        self, run_id: int, celery_task_id: str, task_id: int | None, detail: RunDetail
     ) -> Dispatch | None:
-        """The message of a run of the task, or None if the task is gone or its row has a
-        problem (its message would carry what the problem is about: reserved headers,
-        arguments that could not be read)."""
+        """The message of a run: a one-off's own, or its task's. None if the task is gone or
+        its row has a problem (its message would carry what the problem is about: reserved
+        headers, arguments that could not be read)."""
+        if detail.message is not None:
+            args, kwargs, options = detail.message
+            return Dispatch(
+                run_id, celery_task_id, None, detail.task, args, kwargs, options, detail.context
+            )
         task = self.tasks.get(task_id) if task_id is not None else None
         if task is None or task.row.problem:
             return None
         row = task.row
-        return Dispatch(run_id, celery_task_id, row.id, row.task, row.args, row.kwargs, row.options)
+        return Dispatch(
+            run_id,
+            celery_task_id,
+            row.id,
+            row.task,
+            row.args,
+            row.kwargs,
+            row.options,
+            detail.context,
+        )

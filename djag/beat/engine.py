@@ -26,18 +26,21 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
+from functools import partial
 
 from djag.beat.catalog import Catalog, LiveTask
 from djag.beat.due import DueQueue
-from djag.beat.outbox import Outbox, Publisher
+from djag.beat.outbox import Dispatch, Outbox, Publisher
 from djag.beat.ports import StorePort
+from djag.beat.requested import RequestWatch, gate
 from djag.beat.runbook import RunBook
 from djag.beat.wake import WakeKey
 from djag.core.dag import Edge, blocking_edges
 from djag.core.plan import Decision, Progress, decide, next_event
-from djag.core.vocab import MAX_CATCHUP, Trigger
+from djag.core.requested import TASK_GONE, select
+from djag.core.vocab import MAX_CATCHUP
 from djag.store.feed import ChangeFeed
-from djag.store.rows import ChangeBatch, ClaimedRun, Fence, NewRun
+from djag.store.rows import Activity, ChangeBatch, ClaimedRun, Fence, NewRun
 
 logger = logging.getLogger("djag.beat")
 
@@ -71,13 +74,14 @@ class Engine:
         self.runs = RunBook()
         self.outbox = Outbox(publish)
         self.wake = WakeKey(read_wake_token, poll_seconds)
+        self.requests = RequestWatch()
 
         self.catalog = Catalog()
         self.waiting: dict[int, Decision] = {}
         self.dirty_checkpoints: dict[int, int] = {}
         self.feed: ChangeFeed | None = None
         self.wake_token: str | None = None
-        self.activity: tuple[object, ...] | None = None  # Store.activity() at the last full poll
+        self.activity: Activity | None = None  # Store.activity() at the last full poll
         self.next_check = 0.0
         self.next_db_poll = 0.0
 
@@ -98,6 +102,7 @@ class Engine:
     def load(self, now: float) -> None:
         """Read the whole schedule once; afterwards only changes are applied."""
         self.activity = self.store.activity()  # first: what is written later is read later
+        self.requests.polled(self.activity, now)
         self.feed = ChangeFeed(self.store.change_rows, self.store.change_cursor())
         self.wake_token = self.wake.read()
         self.catalog.compile_crontabs(self.store.load_crontabs().values())
@@ -159,12 +164,14 @@ class Engine:
         if now >= self.next_check:
             self.check(now)
         self.dispatch_due(now)
+        if self.requests.due(now):
+            self.dispatch_requested(now)
         if self.outbox.retry_due(now):
             self._sent(self.outbox.resend(now), now)
         wake_at = self.next_check
-        due = self.due.next_due()
-        if due is not None:
-            wake_at = min(wake_at, due)
+        for due in (self.due.next_due(), self.requests.look_at):
+            if due is not None:
+                wake_at = min(wake_at, due)
         return max(0.0, wake_at - now)
 
     def next_due(self) -> int | None:
@@ -197,6 +204,7 @@ class Engine:
             self.apply_changes(batch, now)
         self.refresh_runs(now)
         self.activity = activity
+        self.requests.polled(activity, now)
 
     # -- schedule changes ---------------------------------------------------------
 
@@ -305,7 +313,7 @@ class Engine:
             decision = self._decide(task_id, moment)
             if decision is None:
                 continue
-            rows = self._ledger_rows(task_id, decision)
+            rows = self.catalog.ledger_rows(task_id, decision)
             if new_runs and len(new_runs) + len(rows) > self.max_claims_per_tick:
                 self.due.push(task_id, moment)  # first of the next tick, which comes at once
                 break
@@ -368,29 +376,6 @@ class Engine:
         elif decision.next_due is not None:
             self.due.push(task_id, decision.next_due)
 
-    def _ledger_rows(self, task_id: int, decision: Decision) -> list[NewRun]:
-        if decision.resolution is None:
-            return []
-        row = self.catalog.tasks[task_id].row
-        rows = [
-            NewRun(task_id, row.name, row.task, run.scheduled_for, run.trigger, run.coalesced_count)
-            for run in decision.resolution.runs
-        ]
-        skipped = decision.resolution.skipped
-        if skipped is not None:
-            rows.append(
-                NewRun(
-                    task_id,
-                    row.name,
-                    row.task,
-                    skipped.scheduled_for,
-                    Trigger.SCHEDULE,
-                    skipped.count,
-                    skipped=True,
-                )
-            )
-        return rows
-
     def _apply_decision(self, task_id: int, decision: Decision) -> None:
         if decision.exhausted:
             logger.info("djag beat: task %s reached max_runs; disabling it", task_id)
@@ -402,12 +387,37 @@ class Engine:
         task.scheduled_runs += len(decision.resolution.runs)
         self.dirty_checkpoints[task_id] = decision.resolution.handled_through
 
+    def dispatch_requested(self, now: float) -> None:
+        """Claim and publish the waiting runs (one-off, manual, backfill) that may go now."""
+        due, next_at = self.store.requested_runs(now, RequestWatch.PER_LOOK, RequestWatch.PER_TASK)
+        selection = select(due, partial(gate, self.catalog, self.runs))
+        if selection.cancel:
+            self.store.cancel(selection.cancel, now, "djag beat", TASK_GONE)
+        if selection.claim:
+            chosen = set(selection.claim)
+            tasks = {run.task_id for run in due if run.run_id in chosen and run.task_id}
+            claimed = self.store.claim_waiting(
+                selection.claim, self._claim_stamp(now, tasks), self.fence
+            )
+            self._track_claims(claimed, now)
+        self.requests.looked(len(due), next_at, now)
+
     def _track_claims(self, claimed: list[ClaimedRun], now: float) -> None:
         self.runs.track_claims(claimed, self.catalog.timeout_of)
-        dispatches = [
-            self.catalog.dispatch_for(run.id, run.celery_task_id, run.task_id) for run in claimed
+        runs = [(run.id, run.celery_task_id, run.task_id) for run in claimed]
+        self._sent(self.outbox.send(self.dispatches(runs), now), now)
+
+    def dispatches(self, runs: list[tuple[int, str, int | None]]) -> list[Dispatch]:
+        """The messages of claimed runs, each with its context (one read of the ledger)."""
+        if not runs:
+            return []
+        details = self.store.run_details([run_id for run_id, _, _ in runs])
+        return [
+            dispatch
+            for run_id, celery_id, task_id in runs
+            if (detail := details.get(run_id)) is not None
+            and (dispatch := self.catalog.dispatch_for(run_id, celery_id, task_id, detail))
         ]
-        self._sent(self.outbox.send([d for d in dispatches if d is not None], now), now)
 
     def _sent(self, run_ids: list[int], now: float) -> None:
         self.runs.mark_sent(run_ids)
@@ -415,12 +425,13 @@ class Engine:
 
     def republish_claims(self, now: float, older_than: float) -> None:
         """Publish again, with the same Celery task id, runs claimed but never marked sent."""
-        dispatches = [
-            dispatch
-            for run in self.runs.unsent(now, older_than)
-            if run.id not in self.outbox
-            and (dispatch := self.catalog.dispatch_for(run.id, run.celery_task_id, run.task_id))
-        ]
+        dispatches = self.dispatches(
+            [
+                (run.id, run.celery_task_id, run.task_id)
+                for run in self.runs.unsent(now, older_than)
+                if run.id not in self.outbox
+            ]
+        )
         if dispatches:
             logger.warning(
                 "djag beat: publishing %d claimed but unsent runs again", len(dispatches)

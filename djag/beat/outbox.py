@@ -6,6 +6,8 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from djag.core.message import RunContext
+
 logger = logging.getLogger("djag.beat")
 
 
@@ -15,11 +17,12 @@ class Dispatch:
 
     run_id: int
     celery_task_id: str
-    task_id: int
+    task_id: int | None  # the periodic task; None for a one-off
     task: str
     args: list
     kwargs: dict
     options: dict
+    context: RunContext | None = None  # per-run headers: djag.core.message.context_headers
 
 
 #: Publishes messages; returns those that failed, each with its error.

@@ -54,7 +54,7 @@ from kombu.serialization import dumps
 from djag.beat.compose import Composer, NeedsSendTask, RunPart, Template, bound_queues
 from djag.beat.confirms import ConfirmChannel
 from djag.beat.outbox import Dispatch
-from djag.core.message import RUN_ID_HEADER
+from djag.core.message import run_headers
 
 #: Messages per pipeline (Redis) or per wait for confirms (AMQP).
 BATCH_SIZE = 1000
@@ -110,7 +110,7 @@ class RunPublisher:
         failures: list[tuple[Dispatch, Exception]] = []
         outgoing: list[Outgoing] = []
         for dispatch in dispatches:
-            run = RunPart(dispatch.celery_task_id, {RUN_ID_HEADER: dispatch.run_id})
+            run = RunPart(dispatch.celery_task_id, run_headers(dispatch.run_id, dispatch.context))
             try:
                 template = self.composer.template(
                     dispatch.task_id,

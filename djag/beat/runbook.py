@@ -58,7 +58,9 @@ class RunBook:
                 del self._counts[run.task_id]
         return run
 
-    def track_claims(self, claimed: Iterable[ClaimedRun], timeout_of: Callable[[int], int]) -> None:
+    def track_claims(
+        self, claimed: Iterable[ClaimedRun], timeout_of: Callable[[int | None], int]
+    ) -> None:
         """Runs this beat just claimed: active, and each a new start of its task."""
         for run in claimed:
             self._add(
@@ -67,7 +69,8 @@ class RunBook:
                 )
             )
             self.next_expiry = min(self.next_expiry, run.claimed_at + timeout_of(run.task_id))
-            self.note_start(run.task_id, run.claimed_at)
+            if run.task_id is not None:
+                self.note_start(run.task_id, run.claimed_at)
 
     def mark_sent(self, run_ids: Iterable[int]) -> None:
         for run_id in run_ids:

@@ -25,6 +25,8 @@ class Labelled(enum.StrEnum):
 
 
 class RunState(Labelled):
+    WAITING = "waiting"  # asked for (one-off, run now, backfill): beat claims it when due
+    CANCELLED = "cancelled"  # a waiting run called off before beat claimed it: never sent
     CLAIMED = "claimed"
     SENT = "sent"
     STARTED = "started"
@@ -40,6 +42,9 @@ class RunState(Labelled):
 ACTIVE_STATES = (RunState.CLAIMED, RunState.SENT, RunState.STARTED, RunState.RETRY)
 #: A run in one of these states has finished (for dependencies: "any terminal state").
 TERMINAL_STATES = (RunState.SUCCESS, RunState.FAILURE, RunState.REVOKED, RunState.LOST)
+#: A row in one of these states never started a run: the dependency rule, the run
+#: marks and the "last run" shown anywhere ignore it.
+NOT_STARTED_STATES = (RunState.SKIPPED, RunState.WAITING, RunState.CANCELLED)
 
 
 class Trigger(Labelled):
@@ -47,6 +52,12 @@ class Trigger(Labelled):
     CATCHUP = "catchup", "catch-up"  # one event, late
     COALESCED = "coalesced"  # the newest event, standing for several
     MANUAL = "manual"  # run now, outside the schedule
+    ONEOFF = "oneoff", "one-off"  # djag.enqueue: a Celery task by name, once, now or at a time
+    BACKFILL = "backfill"  # djag.backfill: a past event of the schedule, asked for explicitly
+
+
+#: The triggers of runs the schedule itself made: they count towards ``max_runs``.
+SCHEDULED_TRIGGERS = (Trigger.SCHEDULE, Trigger.CATCHUP, Trigger.COALESCED)
 
 
 class Policy(Labelled):

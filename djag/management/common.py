@@ -1,9 +1,13 @@
-"""What djag's management commands share: the ``--now`` option and how instants are shown."""
+"""What djag's management commands share: argument types, the ``--now`` option, who acts."""
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import getpass
+import json
+from collections.abc import Callable
+from typing import Any
 
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -41,3 +45,28 @@ def add_now_argument(parser: argparse.ArgumentParser, purpose: str) -> None:
         help=f"Pretend it is WHEN (ISO 8601; without an offset, in TIME_ZONE) {purpose}. "
         "Default: the current time.",
     )
+
+
+def json_of(kind: type) -> Callable[[str], Any]:
+    """An argparse type: a JSON document of ``kind`` (list or dict)."""
+    what = "list" if kind is list else "object"
+
+    def parse(text: str) -> Any:
+        try:
+            value = json.loads(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(f"{text!r} is not JSON ({exc})") from None
+        if not isinstance(value, kind):
+            raise argparse.ArgumentTypeError(f"{text!r} is not a JSON {what}")
+        return value
+
+    return parse
+
+
+def command_actor(command: str) -> str:
+    """Who a command acts as, for the ledger and the audit log: the command and the OS user."""
+    try:
+        user = getpass.getuser()
+    except Exception:  # no user name in the environment, no passwd entry
+        return command
+    return f"{command} ({user})"

@@ -63,6 +63,9 @@ class ScheduleChange(models.Model):
         CRONTAB = "crontab", "crontab"
         TASK = "periodictask", "periodic task"
         DEPENDENCY = "taskdependency", "task dependency"
+        # Runs asked for from code, a command or the admin, and their cancellation
+        # (written by djag.store.ledger; beat's feed ignores them).
+        RUN = "taskrun", "run"
 
     id = models.BigAutoField(primary_key=True)
     at = models.DateTimeField(default=timezone.now, db_index=True)

@@ -9,20 +9,22 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
-from typing import Any
 
 from django.db import connections
 
 from djag.core.dag import Edge, RunMarks
+from djag.core.requested import Requested
 from djag.store import feed, history, ledger, schedule
 from djag.store.db import default_database
 from djag.store.rows import (
     ActiveRun,
+    Activity,
     ClaimedRun,
     CrontabRow,
     Fence,
     FinishedRun,
     NewRun,
+    RunDetail,
     TaskRow,
 )
 
@@ -70,7 +72,7 @@ class Store:
 
     # -- run history ------------------------------------------------------------
 
-    def activity(self) -> tuple[Any, ...]:
+    def activity(self) -> Activity:
         return history.activity(self.using)
 
     def last_events(
@@ -90,6 +92,14 @@ class Store:
     def finished_runs(self, run_ids: Sequence[int]) -> list[FinishedRun]:
         return history.finished_runs(self.using, run_ids)
 
+    def requested_runs(
+        self, now: float, limit: int, per_task: int
+    ) -> tuple[list[Requested], float | None]:
+        return history.requested_runs(self.using, now, limit, per_task)
+
+    def run_details(self, run_ids: Sequence[int]) -> dict[int, RunDetail]:
+        return history.run_details(self.using, run_ids)
+
     # -- ledger writes ----------------------------------------------------------
 
     def claim(
@@ -102,3 +112,11 @@ class Store:
 
     def mark_lost(self, run_ids: Sequence[int], now: float) -> int:
         return ledger.mark_lost(self.using, run_ids, now)
+
+    def claim_waiting(
+        self, run_ids: Sequence[int], now: float, fence: Fence | None = None
+    ) -> list[ClaimedRun]:
+        return ledger.claim_waiting(self.using, run_ids, now, fence)
+
+    def cancel(self, run_ids: Sequence[int], now: float, by: str, why: str) -> list[int]:
+        return ledger.cancel(self.using, run_ids, now, by, why)

@@ -1,33 +1,39 @@
 """The run ledger's state machine: every write of a TaskRun's state happens here.
 
-A run is claimed (inserted, or recorded as skipped) by beat or a manual run,
-published and marked ``sent``, moved by the worker's signals through
-``started`` to a terminal state, or marked ``lost`` when it outlives its
-timeout. Each move is one UPDATE guarded by the states it may come from
-(:data:`ENTERED_FROM`), so a late or repeated signal never moves a run
-backwards, and a run that finished is never made active again.
+A run is claimed by beat: inserted for an event of the schedule (or recorded as
+skipped), or moved from ``waiting`` when it was asked for outside the schedule
+(a one-off, a manual run, a backfilled event: :func:`request`; called off
+while waiting with :func:`cancel`). A claimed run is published and marked
+``sent``, moved by the worker's signals through ``started`` to a terminal
+state, or marked ``lost`` when it outlives its timeout. Each move is one
+UPDATE guarded by the states it may come from (:data:`ENTERED_FROM`), so a
+late or repeated signal never moves a run backwards, and a run that finished
+is never made active again.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from collections.abc import Sequence
 from functools import partial
 from typing import Any
 
-from django.db import connections
+from django.db import connections, transaction
 from django.db.models.constants import OnConflict
 
 from djag.core.batches import chunks
 from djag.core.vocab import ACTIVE_STATES, RunState
-from djag.models import TaskRun
+from djag.models import ScheduleChange, TaskRun
 from djag.models.run import ERROR_MAX_CHARS
 from djag.store.db import from_epoch, retry_deadlocks
 from djag.store.lease import fenced
-from djag.store.rows import ClaimedRun, Fence, NewRun
+from djag.store.rows import ClaimedRun, Fence, NewRun, RunRequest
 
 #: The states a run may enter each state from.
 ENTERED_FROM: dict[RunState, tuple[RunState, ...]] = {
+    RunState.CLAIMED: (RunState.WAITING,),
+    RunState.CANCELLED: (RunState.WAITING,),
     # Only from "claimed": a fast worker may already have marked the run started.
     RunState.SENT: (RunState.CLAIMED,),
     RunState.STARTED: (RunState.CLAIMED, RunState.SENT, RunState.RETRY),
@@ -56,6 +62,7 @@ CLAIM_FIELDS = (
     "coalesced_count",
     "worker",
     "error",
+    "requested_by",
 )
 _CELERY_ID = CLAIM_FIELDS.index("celery_task_id")
 
@@ -130,6 +137,7 @@ def claim(
             run.coalesced_count,
             "",
             "",
+            "",
         )
         for run in new_runs
     ]
@@ -181,3 +189,152 @@ def _insert_runs(using: str, rows: Sequence[tuple[Any, ...]], fence: Fence | Non
                     values[i] = adapt(values[i])
                 params.append(values)
             cursor.executemany(sql, params)
+
+
+# -- runs asked for outside the schedule ----------------------------------------------------
+
+
+def request(using: str, requests: Sequence[RunRequest], by: str, now: float) -> list[int]:
+    """Write waiting runs and their audit rows; return the ids written, in order.
+
+    A backfilled event whose slot (task, scheduled_for) another writer took
+    meanwhile is left out, as in :func:`claim`. Each row gets its Celery task id
+    now, so the caller can follow the run before it is sent.
+    """
+    written_at = from_epoch(now)
+    rows = [
+        TaskRun(
+            periodic_task_id=asked.task_id,
+            task_name=asked.task_name[:200],
+            task=asked.task[:200],
+            scheduled_for=None if asked.scheduled_for is None else from_epoch(asked.scheduled_for),
+            trigger=asked.trigger,
+            state=RunState.WAITING,
+            celery_task_id=str(uuid.uuid4()),
+            claimed_at=written_at,
+            not_before=from_epoch(asked.not_before),
+            requested_by=by[:150],
+            args=None if asked.message is None else asked.message[0],
+            kwargs=None if asked.message is None else asked.message[1],
+            options=None if asked.message is None else asked.message[2],
+        )
+        for asked in requests
+    ]
+    # Only a slot can conflict; elsewhere an error must not be ignored (SQLite's
+    # INSERT OR IGNORE would drop a row that breaks any constraint, silently).
+    slots = any(asked.task_id is not None and asked.scheduled_for for asked in requests)
+    with transaction.atomic(using=using):
+        TaskRun.objects.using(using).bulk_create(rows, ignore_conflicts=slots)
+        written: list[tuple[int, str, str, Any, Any]] = []
+        for chunk in chunks([row.celery_task_id for row in rows]):
+            written.extend(
+                TaskRun.objects.using(using)
+                .filter(celery_task_id__in=chunk)
+                .values_list("id", "task_name", "trigger", "scheduled_for", "not_before")
+            )
+        written.sort()
+        _audit(
+            using,
+            by,
+            now,
+            [
+                (
+                    run_id,
+                    name,
+                    ScheduleChange.Action.CREATE,
+                    {
+                        "trigger": [None, trigger],
+                        "scheduled_for": [None, _text(slot)],
+                        "not_before": [None, _text(not_before)],
+                    },
+                )
+                for run_id, name, trigger, slot, not_before in written
+            ],
+        )
+    return [run_id for run_id, *_ in written]
+
+
+def claim_waiting(
+    using: str, run_ids: Sequence[int], now: float, fence: Fence | None = None
+) -> list[ClaimedRun]:
+    """Claim waiting runs that are due by ``now``; return those this process moved.
+
+    The rows are locked before they move (PostgreSQL and MariaDB: ``SELECT ...
+    FOR UPDATE``; SQLite: its one writer at a time), so of two claimers each
+    run goes to one, and a cancelled or not yet due run to none. Fenced as
+    :func:`claim` is: a deposed leader moves nothing.
+    """
+    claimed_at = from_epoch(now)
+    won: list[ClaimedRun] = []
+    with fenced(using, fence):
+        for chunk in chunks(sorted(run_ids)):
+            rows = list(
+                TaskRun.objects.using(using)
+                .select_for_update()
+                .filter(id__in=chunk, state=RunState.WAITING, not_before__lte=claimed_at)
+                .order_by("id")
+                .values_list("id", "periodic_task_id", "celery_task_id")
+            )
+            TaskRun.objects.using(using).filter(
+                id__in=[run_id for run_id, _, _ in rows], state=RunState.WAITING
+            ).update(state=RunState.CLAIMED, claimed_at=claimed_at)
+            won.extend(ClaimedRun(run_id, task_id, celery, now) for run_id, task_id, celery in rows)
+    order = {run_id: i for i, run_id in enumerate(run_ids)}
+    return sorted(won, key=lambda run: order[run.id])
+
+
+def cancel(using: str, run_ids: Sequence[int], now: float, by: str, why: str) -> list[int]:
+    """Call off waiting runs: they are never sent. Returns the ids cancelled (a run
+    already claimed is left alone), each with an audit row."""
+    done_at = from_epoch(now)
+    with transaction.atomic(using=using):
+        rows = list(
+            TaskRun.objects.using(using)
+            .select_for_update()
+            .filter(id__in=list(run_ids), state=RunState.WAITING)
+            .order_by("id")
+            .values_list("id", "task_name")
+        )
+        moved = [run_id for run_id, _ in rows]
+        TaskRun.objects.using(using).filter(id__in=moved, state=RunState.WAITING).update(
+            state=RunState.CANCELLED, finished_at=done_at, error=why[:ERROR_MAX_CHARS]
+        )
+        _audit(
+            using,
+            by,
+            now,
+            [
+                (
+                    run_id,
+                    name,
+                    ScheduleChange.Action.UPDATE,
+                    {"state": [RunState.WAITING.value, RunState.CANCELLED.value]},
+                )
+                for run_id, name in rows
+            ],
+        )
+    return moved
+
+
+def _audit(
+    using: str, by: str, now: float, rows: Sequence[tuple[int, str, str, dict[str, Any]]]
+) -> None:
+    """The audit log's rows for runs (``ScheduleChange`` of kind "run"), one per run."""
+    ScheduleChange.objects.using(using).bulk_create(
+        [
+            ScheduleChange(
+                at=from_epoch(now),
+                actor=by[:150],
+                model=ScheduleChange.Kind.RUN,
+                object_id=run_id,
+                object_repr=f"{name} run {run_id}"[:200],
+                action=action,
+                changes=changes,
+            )
+            for run_id, name, action, changes in rows
+        ]
+    )
+
+
+def _text(moment: Any) -> str | None:
+    return None if moment is None else moment.astimezone(dt.UTC).isoformat()

@@ -1,6 +1,6 @@
 """Retention: which ledger and audit rows may go, and deleting them in short batches.
 
-Never an active run, never a run beat still reads (``runs_beat_still_reads``), never
+Never an active or waiting run, never a run beat still reads (``runs_beat_still_reads``), never
 a run that counts towards its task's ``max_runs``.
 """
 
@@ -14,7 +14,7 @@ from typing import Any
 from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
-from djag.core.vocab import ACTIVE_STATES, TERMINAL_STATES, RunState
+from djag.core.vocab import ACTIVE_STATES, NOT_STARTED_STATES, TERMINAL_STATES, RunState
 from djag.models import PeriodicTask, TaskRun, UserActionAudit
 from djag.store.history import COUNTS_TOWARDS_MAX_RUNS
 
@@ -40,7 +40,7 @@ def runs_beat_still_reads() -> set[int]:
     let the event be handled again.
     """
     of_task = TaskRun.objects.filter(periodic_task=OuterRef("pk"))
-    runs = of_task.exclude(state=RunState.SKIPPED)
+    runs = of_task.exclude(state__in=NOT_STARTED_STATES)
     finished = runs.filter(finished_at__isnull=False).order_by("-finished_at", "-id")
     handled = of_task.filter(scheduled_for__isnull=False).order_by("-scheduled_for", "-id")
     newest = PeriodicTask._base_manager.annotate(
@@ -53,14 +53,15 @@ def runs_beat_still_reads() -> set[int]:
 
 
 def old_finished_runs(cutoff: dt.datetime) -> QuerySet[TaskRun]:
-    """Runs that finished (or were skipped) before ``cutoff``; never an active one.
+    """Runs that finished (or were skipped or cancelled) before ``cutoff``; never an active
+    one, never one that waits to be sent.
 
     The runs of a task with max_runs that count towards it are left: the count is
     taken from the ledger. They are at most max_runs rows.
     """
     counted_towards_max_runs = Q(periodic_task__max_runs__isnull=False) & COUNTS_TOWARDS_MAX_RUNS
     return (
-        TaskRun.objects.exclude(state__in=ACTIVE_STATES)
+        TaskRun.objects.exclude(state__in=(*ACTIVE_STATES, RunState.WAITING))
         # A terminal row without a finish time (written by hand) is dated by its claim.
         .alias(done_at=Coalesce("finished_at", "claimed_at"))
         .filter(done_at__lt=cutoff)

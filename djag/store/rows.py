@@ -4,7 +4,9 @@ driven by a fake store in tests. Instants are UTC epoch seconds."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
+
+from djag.core.message import RunContext
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,11 +67,44 @@ class NewRun:
 
 
 @dataclass(frozen=True, slots=True)
+class RunRequest:
+    """A run asked for outside the schedule, to be written as a waiting ledger row."""
+
+    task_id: int | None  # None: a one-off of a Celery task by name
+    task_name: str  # the periodic task's name, or the one-off's Celery task name
+    task: str
+    trigger: str
+    not_before: float
+    scheduled_for: float | None = None
+    message: tuple[list, dict, dict] | None = None  # a one-off's (args, kwargs, options)
+
+
+@dataclass(frozen=True, slots=True)
 class ClaimedRun:
     id: int
-    task_id: int
+    task_id: int | None  # None: a one-off
     celery_task_id: str
     claimed_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class RunDetail:
+    """What a run's message needs beyond its task: its context, and a one-off's own message."""
+
+    context: RunContext
+    task: str  # the Celery task name on the row
+    message: tuple[list, dict, dict] | None = None  # a one-off's (args, kwargs, options)
+
+
+class Activity(NamedTuple):
+    """One cheap read whose answer changes whenever beat has something to read
+    (compared whole), and what beat needs to know of the runs that wait."""
+
+    newest_change: int | None
+    newest_run: int | None
+    active_runs: int
+    waiting_runs: int
+    first_waiting: Any  # the earliest not_before of a waiting run, as the database gives it
 
 
 @dataclass(frozen=True, slots=True)

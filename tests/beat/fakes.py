@@ -1,8 +1,10 @@
 """An in-memory store with the shape of ``djag.beat.ports.StorePort``, for beat without a database.
 
 It keeps the ledger's rules that beat relies on: a slot (task, scheduled_for) is
-claimed once, a run moves to ``sent`` only from ``claimed``, a finished run is
-never active again. Tests move runs as workers would with :meth:`FakeStore.finish`.
+claimed once, a run moves to ``sent`` only from ``claimed``, a waiting run is
+claimed only when due and only from ``waiting``, a finished run is never active
+again. Tests move runs as workers would with :meth:`FakeStore.finish`, and ask
+for runs outside the schedule with :meth:`FakeStore.request`.
 """
 
 from __future__ import annotations
@@ -14,15 +16,26 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from djag.core.dag import NO_RUNS, Edge, RunMarks
-from djag.core.vocab import ACTIVE_STATES, TERMINAL_STATES, RunState, Trigger
+from djag.core.message import RunContext
+from djag.core.requested import Requested
+from djag.core.vocab import (
+    ACTIVE_STATES,
+    NOT_STARTED_STATES,
+    SCHEDULED_TRIGGERS,
+    TERMINAL_STATES,
+    RunState,
+    Trigger,
+)
 from djag.store.lease import Deposed
 from djag.store.rows import (
     ActiveRun,
+    Activity,
     ClaimedRun,
     CrontabRow,
     Fence,
     FinishedRun,
     NewRun,
+    RunDetail,
     TaskRow,
 )
 
@@ -32,7 +45,7 @@ EVERY_MINUTE = ("0", "*", "*", "*", "*", "*")
 @dataclass
 class FakeRun:
     id: int
-    task_id: int
+    task_id: int | None
     scheduled_for: int | None
     trigger: str
     coalesced_count: int
@@ -40,6 +53,10 @@ class FakeRun:
     celery_task_id: str
     claimed_at: float
     finished_at: float | None = None
+    not_before: float | None = None
+    task: str = ""
+    message: tuple[list, dict, dict] | None = None
+    error: str = ""
 
 
 def task_row(task_id: int, crontab_id: int = 1, **fields: Any) -> TaskRow:
@@ -103,6 +120,48 @@ class FakeStore:
     def runs_of(self, task_id: int) -> list[FakeRun]:
         return [run for run in self.runs.values() if run.task_id == task_id]
 
+    def request(
+        self,
+        trigger: Trigger,
+        not_before: float,
+        task_id: int | None = None,
+        scheduled_for: int | None = None,
+        task: str = "tests.append_line",
+        message: tuple[list, dict, dict] | None = None,
+    ) -> FakeRun:
+        """A waiting run, as ``djag.store.ledger.request`` writes it."""
+        if task_id is not None:
+            task = self.tasks[task_id].task
+        elif trigger == Trigger.ONEOFF and message is None:
+            message = ([], {}, {"headers": {}})
+        run = FakeRun(
+            next(self._ids),
+            task_id,
+            scheduled_for,
+            trigger,
+            1,
+            RunState.WAITING,
+            f"celery-{next(self._celery_ids)}",
+            not_before,
+            not_before=not_before,
+            task=task,
+            message=message,
+        )
+        if task_id is not None and scheduled_for is not None:
+            assert (task_id, scheduled_for) not in self._slots(), "slot taken"
+        self.runs[run.id] = run
+        return run
+
+    def delete_task(self, task_id: int) -> None:
+        """The task row goes; its runs stay, with no task (on_delete=SET_NULL)."""
+        del self.tasks[task_id]
+        for run in self.runs_of(task_id):
+            run.task_id = None
+        self.changes.append((len(self.changes) + 1, "periodictask", task_id))
+
+    def _slots(self) -> set[tuple[int | None, int]]:
+        return {(r.task_id, r.scheduled_for) for r in self.runs.values() if r.scheduled_for}
+
     # -- the port ---------------------------------------------------------------------
 
     def load_crontabs(self, ids: Iterable[int] | None = None) -> dict[int, CrontabRow]:
@@ -146,9 +205,16 @@ class FakeStore:
     def disable_exhausted(self, task_id: int) -> None:
         self.disabled.append(task_id)
 
-    def activity(self) -> tuple[Any, ...]:
+    def activity(self) -> Activity:
         active = sum(1 for run in self.runs.values() if run.state in ACTIVE_STATES)
-        return (len(self.changes), max(self.runs, default=0), active)
+        waiting = [run.not_before for run in self.runs.values() if run.state == RunState.WAITING]
+        return Activity(
+            len(self.changes),
+            max(self.runs, default=0),
+            active,
+            len(waiting),
+            min(waiting or [None]),
+        )
 
     def last_events(
         self, since: dt.datetime | None, task_ids: Sequence[int] | None = None
@@ -164,7 +230,7 @@ class FakeStore:
     def scheduled_run_counts(self, task_ids: Sequence[int]) -> dict[int, int]:
         counts: dict[int, int] = {}
         for run in self.runs.values():
-            counted = run.trigger != Trigger.MANUAL and run.state != RunState.SKIPPED
+            counted = run.trigger in SCHEDULED_TRIGGERS and run.state != RunState.SKIPPED
             if run.task_id in task_ids and counted:
                 counts[run.task_id] = counts.get(run.task_id, 0) + 1
         return counts
@@ -172,7 +238,7 @@ class FakeStore:
     def run_marks(self, task_ids: Sequence[int]) -> dict[int, RunMarks]:
         marks: dict[int, RunMarks] = {}
         for run in self.runs.values():
-            if run.task_id not in task_ids or run.state == RunState.SKIPPED:
+            if run.task_id not in task_ids or run.state in NOT_STARTED_STATES:
                 continue
             mark = marks.get(run.task_id, NO_RUNS)
             start = max(mark.last_start or run.claimed_at, run.claimed_at)
@@ -203,7 +269,7 @@ class FakeStore:
     ) -> list[ClaimedRun]:
         if fence is not None and fence != self.lease:
             raise Deposed(f"{fence.holder} no longer holds the lease")
-        taken = {(r.task_id, r.scheduled_for) for r in self.runs.values() if r.scheduled_for}
+        taken = self._slots()
         won = []
         for new in new_runs:
             if new.scheduled_for is not None and (new.task_id, new.scheduled_for) in taken:
@@ -218,6 +284,7 @@ class FakeStore:
                 "" if new.skipped else f"celery-{next(self._celery_ids)}",
                 now,
                 now if new.skipped else None,
+                task=new.task,
             )
             self.runs[run.id] = run
             if not new.skipped:
@@ -240,3 +307,77 @@ class FakeStore:
                 run.state, run.finished_at = RunState.LOST, now
                 moved += 1
         return moved
+
+    def requested_runs(
+        self, now: float, limit: int, per_task: int
+    ) -> tuple[list[Requested], float | None]:
+        waiting = sorted(
+            (run for run in self.runs.values() if run.state == RunState.WAITING),
+            key=lambda run: (run.not_before, run.scheduled_for or 0, run.id),
+        )
+        due: list[Requested] = []
+        backfills: dict[int | None, int] = {}
+        for run in waiting:
+            if run.not_before is None or run.not_before > now:
+                continue
+            if run.trigger == Trigger.BACKFILL:
+                backfills[run.task_id] = backfills.get(run.task_id, 0) + 1
+                if backfills[run.task_id] > per_task:
+                    continue
+            due.append(
+                Requested(run.id, run.task_id, run.trigger, run.not_before, run.scheduled_for)
+            )
+        later = [r.not_before for r in waiting if r.not_before is not None and r.not_before > now]
+        return due[:limit], min(later, default=None)
+
+    def run_details(self, run_ids: Sequence[int]) -> dict[int, RunDetail]:
+        details = {}
+        for run_id in run_ids:
+            run = self.runs.get(run_id)
+            if run is None:
+                continue
+            succeeded = [
+                other.scheduled_for
+                for other in self.runs.values()
+                if other.task_id is not None
+                and other.task_id == run.task_id
+                and other.state == RunState.SUCCESS
+                and other.scheduled_for is not None
+                and (run.scheduled_for is None or other.scheduled_for < run.scheduled_for)
+            ]
+            context = RunContext(
+                run.id,
+                Trigger(run.trigger),
+                _moment(run.scheduled_for),
+                _moment(max(succeeded, default=None)),
+                run.coalesced_count,
+            )
+            details[run_id] = RunDetail(context, run.task, run.message)
+        return details
+
+    def claim_waiting(
+        self, run_ids: Sequence[int], now: float, fence: Fence | None = None
+    ) -> list[ClaimedRun]:
+        if fence is not None and fence != self.lease:
+            raise Deposed(f"{fence.holder} no longer holds the lease")
+        won = []
+        for run_id in run_ids:
+            run = self.runs[run_id]
+            due = run.not_before is not None and run.not_before <= now
+            if run.state == RunState.WAITING and due:
+                run.state, run.claimed_at = RunState.CLAIMED, now
+                won.append(ClaimedRun(run.id, run.task_id, run.celery_task_id, now))
+        return won
+
+    def cancel(self, run_ids: Sequence[int], now: float, by: str, why: str) -> list[int]:
+        cancelled = []
+        for run_id in run_ids:
+            run = self.runs[run_id]
+            if run.state == RunState.WAITING:
+                run.state, run.finished_at, run.error = RunState.CANCELLED, now, why
+                cancelled.append(run_id)
+        return cancelled
+
+
+def _moment(epoch: float | None) -> dt.datetime | None:
+    return None if epoch is None else dt.datetime.fromtimestamp(epoch, dt.UTC)

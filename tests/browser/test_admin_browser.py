@@ -187,17 +187,27 @@ def test_run_now_from_the_task_list_shows_the_run(page: Any) -> None:
     page.select_option("select[name=action]", "run_now")
     page.click("button[name=index]")
     sync_api.expect(page.locator(".messagelist .success")).to_contain_text(
-        "Sent a manual run of nightly-export"
+        "Queued a manual run of nightly-export"
     )
     run = TaskRun.objects.get()
-    assert (run.periodic_task_id, run.trigger, run.state) == (task.pk, "manual", "sent")
+    assert (run.periodic_task_id, run.trigger, run.state) == (task.pk, "manual", "waiting")
 
     page.goto("/admin/djag/taskrun/")
     rows = page.locator("#result_list tbody tr")
     sync_api.expect(rows).to_have_count(1)
     sync_api.expect(rows.first).to_contain_text("nightly-export")
     sync_api.expect(rows.first).to_contain_text("manual")
+    sync_api.expect(rows.first).to_contain_text(run.requested_by)  # who asked
     shot(page, "admin-run-list")
+
+    # No beat runs here: the run still waits, and can be cancelled.
+    page.check(f"input[name=_selected_action][value='{run.pk}']")
+    page.select_option("select[name=action]", "cancel_waiting")
+    page.click("button[name=index]")
+    sync_api.expect(page.locator(".messagelist .success")).to_contain_text(
+        f"Cancelled 1 run ({run.pk})"
+    )
+    sync_api.expect(rows.first).to_contain_text("cancelled")
 
     page.goto(f"/admin/djag/periodictask/{task.pk}/change/")
     sync_api.expect(page.locator("fieldset", has_text="Recent runs")).to_contain_text("manual")
