@@ -1,7 +1,7 @@
 """The catalog: the schedule as beat holds it in memory.
 
 Each task's row and the spec it compiles to (or the problem that keeps it from
-running), each crontab's compiled schedule, and the dependency edges both ways.
+running; an interval task compiles from its row alone), each crontab's compiled schedule, and the dependency edges both ways.
 Rows come from the store; compiling is ``djag.store.compile``'s, so what beat
 schedules is what the commands and the admin show.
 """
@@ -43,8 +43,9 @@ class Catalog:
             self.schedules[crontab.id] = compile_crontab(crontab)
 
     def install(self, row: TaskRow, last_event: int | None, scheduled_runs: int) -> LiveTask:
-        """Take a (re)loaded row in, compiled against its crontab."""
-        compiled = task_spec(row, self.schedules.get(row.crontab_id))
+        """Take a (re)loaded row in, compiled against its crontab (or its own interval)."""
+        crontab = None if row.crontab_id is None else self.schedules.get(row.crontab_id)
+        compiled = task_spec(row, crontab)
         if isinstance(compiled, Problem):
             task = LiveTask(row, None, str(compiled), last_event, scheduled_runs)
         else:

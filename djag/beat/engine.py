@@ -27,7 +27,7 @@ from djag.beat.ports import StorePort
 from djag.beat.runbook import RunBook
 from djag.beat.wake import WakeKey
 from djag.core.dag import Edge, blocking_edges
-from djag.core.plan import Decision, Progress, decide, next_event
+from djag.core.plan import Decision, Progress, decide, next_due
 from djag.core.vocab import Trigger
 from djag.store.feed import ChangeFeed
 from djag.store.rows import ChangeBatch, ClaimedRun, NewRun
@@ -128,7 +128,8 @@ class Engine:
         self.waiting.pop(row.id, None)
         self.due.forget(row.id)
         if spec is not None and row.enabled:
-            due = next_event(spec, max(spec.not_before, task.last_event or spec.not_before))
+            # The release of the next event (jitter), or the end of an excluded date first.
+            due = next_due(spec, max(spec.not_before, task.last_event or spec.not_before))
             if due is not None:
                 self.due.push(row.id, due)
 
@@ -341,26 +342,40 @@ class Engine:
         return decision
 
     def _ledger_rows(self, task_id: int, decision: Decision) -> list[NewRun]:
-        if decision.resolution is None:
+        """The decision's runs (with their jitter delay) and skip records: the misfire
+        policy's, and one per excluded date with its reason."""
+        resolution = decision.resolution
+        if resolution is None:
             return []
         row = self.catalog.tasks[task_id].row
         rows = [
-            NewRun(task_id, row.name, row.task, run.scheduled_for, run.trigger, run.coalesced_count)
-            for run in decision.resolution.runs
-        ]
-        skipped = decision.resolution.skipped
-        if skipped is not None:
-            rows.append(
-                NewRun(
-                    task_id,
-                    row.name,
-                    row.task,
-                    skipped.scheduled_for,
-                    Trigger.SCHEDULE,
-                    skipped.count,
-                    skipped=True,
-                )
+            NewRun(
+                task_id,
+                row.name,
+                row.task,
+                run.scheduled_for,
+                run.trigger,
+                run.coalesced_count,
+                delay=run.delay,
             )
+            for run in resolution.runs
+        ]
+        skips = [*resolution.excluded]
+        if resolution.skipped is not None:
+            skips.append(resolution.skipped)
+        rows.extend(
+            NewRun(
+                task_id,
+                row.name,
+                row.task,
+                skip.scheduled_for,
+                Trigger.SCHEDULE,
+                skip.count,
+                skipped=True,
+                note=skip.reason,
+            )
+            for skip in skips
+        )
         return rows
 
     def _apply_decision(self, task_id: int, decision: Decision) -> None:

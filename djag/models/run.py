@@ -17,6 +17,8 @@ __all__ = ["ACTIVE_STATES", "TERMINAL_STATES", "RunState", "TaskRun", "Trigger"]
 # Bound on the stored error text (type and message), so a huge traceback
 # cannot bloat the ledger.
 ERROR_MAX_CHARS = 2000
+#: Bound on a run's note (a skip's reason).
+NOTE_MAX_CHARS = 500
 
 
 class TaskRun(models.Model):
@@ -45,6 +47,16 @@ class TaskRun(models.Model):
     error = models.TextField(blank=True)
     coalesced_count = models.PositiveIntegerField(
         default=1, help_text="How many events this row stands for."
+    )
+    delay_seconds = models.PositiveIntegerField(
+        default=0,
+        help_text="Jitter: the run was released this many seconds after its scheduled time.",
+    )
+    note = models.CharField(
+        max_length=NOTE_MAX_CHARS,
+        blank=True,
+        help_text="Why the row is what it is, e.g. the reason of a skip: 'excluded: 2026-12-25 "
+        "(Christmas Day)'.",
     )
 
     class Meta:

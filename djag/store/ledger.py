@@ -21,7 +21,7 @@ from django.db.models.constants import OnConflict
 from djag.core.batches import chunks
 from djag.core.vocab import ACTIVE_STATES, RunState
 from djag.models import TaskRun
-from djag.models.run import ERROR_MAX_CHARS
+from djag.models.run import ERROR_MAX_CHARS, NOTE_MAX_CHARS
 from djag.store.db import from_epoch, retry_deadlocks
 from djag.store.rows import ClaimedRun, NewRun
 
@@ -55,6 +55,8 @@ CLAIM_FIELDS = (
     "coalesced_count",
     "worker",
     "error",
+    "delay_seconds",
+    "note",
 )
 _CELERY_ID = CLAIM_FIELDS.index("celery_task_id")
 
@@ -124,6 +126,8 @@ def claim(using: str, new_runs: Sequence[NewRun], now: float) -> list[ClaimedRun
             run.coalesced_count,
             "",
             "",
+            run.delay,
+            run.note[:NOTE_MAX_CHARS],
         )
         for run in new_runs
     ]

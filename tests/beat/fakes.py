@@ -31,6 +31,8 @@ class FakeRun:
     celery_task_id: str
     claimed_at: float
     finished_at: float | None = None
+    delay: int = 0
+    note: str = ""
 
 
 def task_row(task_id: int, crontab_id: int = 1, **fields: Any) -> TaskRow:
@@ -204,6 +206,8 @@ class FakeStore:
                 "" if new.skipped else f"celery-{next(self._celery_ids)}",
                 now,
                 now if new.skipped else None,
+                new.delay,
+                new.note,
             )
             self.runs[run.id] = run
             if not new.skipped:
