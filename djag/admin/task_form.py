@@ -275,7 +275,8 @@ class PeriodicTaskForm(forms.ModelForm):
     def _get_validation_exclusions(self) -> set[str]:
         # clean() has checked the crontab (chosen, or one save() creates) against the cron
         # line and the interval: the model's checks of it would repeat or pre-empt that.
-        return {*super()._get_validation_exclusions(), "crontab"}
+        excluded = super()._get_validation_exclusions()  # type: ignore[misc]
+        return {*excluded, "crontab"}
 
     def _clean_interval(self, cleaned: dict[str, Any]) -> None:
         """An interval makes an interval task: its crontab goes, unless one was given now."""

@@ -1,7 +1,8 @@
 """The catalog: the schedule as beat holds it in memory.
 
 Each task's row and the spec it compiles to (or the problem that keeps it from
-running; an interval task compiles from its row alone), each crontab's compiled schedule, and the dependency edges both ways.
+running; an interval task compiles from its row alone), each crontab's compiled
+schedule, and the dependency edges both ways.
 Rows come from the store; compiling is ``djag.store.compile``'s, so what beat
 schedules is what the commands and the admin show.
 """

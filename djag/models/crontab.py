@@ -108,9 +108,8 @@ class Crontab(TrackedModel):
         fields = [str(values.get(name, "?")) for name in cron.FIELD_NAMES]
         if values.get("day_match") == cron.DayMatch.BOTH:
             fields[-1] = f"{cron.BOTH_MARK}{fields[-1]}"
-        return (
-            f"{' '.join(fields)} ({getattr(values.get('timezone'), 'key', values.get('timezone'))})"
-        )
+        zone = values.get("timezone")
+        return f"{' '.join(fields)} ({getattr(zone, 'key', zone)})"
 
     def clean(self) -> None:
         if not all(isinstance(value, str) for value in self.raw_fields()):
@@ -134,7 +133,10 @@ class Crontab(TrackedModel):
         The cron line itself when the fields are invalid (a row written behind
         the ORM's back) or beyond what cron-descriptor reads.
         """
-        text = cron.describe(*(str(value) for value in self.raw_fields()), day_match=self.day_match)
+        second, minute, hour, day_of_month, month_of_year, day_of_week = map(str, self.raw_fields())
+        text = cron.describe(
+            second, minute, hour, day_of_month, month_of_year, day_of_week, self.day_match
+        )
         return f"{text}, {self.zone_name}"
 
     def after_write(self, old: dict[str, Any] | None, using: str) -> None:

@@ -9,6 +9,7 @@ that task, never a stalled beat.
 
 from __future__ import annotations
 
+from contextlib import suppress
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -78,10 +79,8 @@ def schedule_errors(task: Any) -> dict[str, str]:
         errors["interval_anchor"] = "An anchor belongs to an interval: give the interval too."
     calendar = task.holiday_calendar
     if isinstance(calendar, str) and calendar.strip():
-        try:
+        with suppress(ValueError):  # the field's validator has said why
             task.holiday_calendar = canonical_calendar(calendar)
-        except ValueError:
-            pass  # the field's validator has said why
     return errors
 
 
