@@ -254,3 +254,23 @@ def test_an_edit_to_an_interval_applies_without_a_reload(store: FakeStore, broke
     store.edit_task(1, interval=IntervalRow(20, int(T0), "UTC"), resume_at=int(T0) + 25)
     run_until(engine, T0 + 80, start=T0 + 25.5)
     assert slots(store, 1) == [int(T0) + s for s in (0, 10, 20, 40, 60, 80)]
+
+
+def test_a_beat_that_loads_before_an_excluded_date_records_it_when_the_date_ends(
+    store: FakeStore, broker: Broker
+) -> None:
+    """Loaded on a Friday evening: the weekend is recorded on the weekend, not on Monday."""
+    friday = day("2026-03-06", hour=18)
+    store.add_task(row(1, crontab_id=2, start_at=friday, exclusions=ExclusionRow(weekdays="0,6")))
+    engine = make_engine(store, broker)
+    engine.load(friday)
+    run_until(engine, day("2026-03-09") + 60, start=friday, step=60)
+    assert ran(store, 1) == [day("2026-03-09")]
+    recorded = {
+        run.scheduled_for: run.claimed_at
+        for run in store.runs_of(1)
+        if run.state == RunState.SKIPPED
+    }
+    assert sorted(recorded) == [day("2026-03-07"), day("2026-03-08")]
+    for moment, claimed_at in recorded.items():
+        assert moment <= claimed_at <= moment + 60
