@@ -156,6 +156,8 @@ def _load_file(path: Path, suffix: str) -> Any:
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise SyncError([f"{path}: not valid YAML: {exc}"]) from exc
+    except ValueError as exc:  # PyYAML's own date reading: "2026-02-30"
+        raise SyncError([f"{path}: a value is not valid: {exc}"]) from exc
 
 
 def parse(source: str, data: Any) -> list[DeclaredTask]:
