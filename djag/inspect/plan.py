@@ -11,14 +11,13 @@ import difflib
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from djag.core.cron import format_line
 from djag.core.dag import dependency_order
 from djag.core.interval import IntervalSchedule
 from djag.core.plan import TaskSpec, delay_of, next_event
 from djag.inspect.snapshot import TaskView, read_tasks
 from djag.models import TaskDependency
 from djag.store import history
-from djag.store.compile import Problem
+from djag.store.compile import Problem, crontab_line
 from djag.store.db import default_database, from_epoch
 from djag.text import utc_text, zoned_text
 
@@ -141,13 +140,9 @@ def _fill(
 
 
 def _cron_line(view: TaskView) -> str:
-    crontab = view.crontab
-    if crontab is None:
+    if view.crontab is None:
         return "" if view.row.interval is not None else "?"
-    try:
-        return format_line(*crontab.fields, day_match=crontab.day_match)
-    except ValueError:  # a day matching written behind the ORM's back
-        return " ".join(crontab.fields)
+    return crontab_line(view.crontab)
 
 
 def _zone_name(view: TaskView) -> str:

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from djag.core.cron import CronError, CronSchedule, never_fires, parse_cron
+from djag.core.cron import CronError, CronSchedule, format_line, never_fires, parse_cron
 from djag.core.exclusions import ExcludingSchedule, Exclusions, parse_dates, parse_weekdays
 from djag.core.interval import IntervalError, IntervalSchedule
 from djag.core.jitter import Jitter, JitterError
@@ -65,6 +65,14 @@ class CrontabLike(Protocol):
 
 def crontab_row(crontab: CrontabLike) -> CrontabRow:
     return CrontabRow(crontab.pk or 0, crontab.raw_fields(), crontab.zone_name, crontab.day_match)
+
+
+def crontab_line(row: CrontabRow) -> str:
+    """The crontab's one-line form, "&" before the day of week in "both" day matching."""
+    try:
+        return format_line(*row.fields, day_match=row.day_match)
+    except (CronError, AttributeError):  # a row written behind the ORM's back
+        return " ".join(str(field) for field in row.fields)
 
 
 def zone_of(name: str) -> ZoneInfo:
