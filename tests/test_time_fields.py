@@ -294,3 +294,16 @@ def test_djag_plan_shows_intervals_exclusions_and_jitter() -> None:
     assert "2026-03-02 12:30:00" in text
     assert "2026-03-03 00:30:00" not in text  # an excluded date
     assert "(released +" in text
+
+
+def test_the_dag_page_labels_an_interval_task_with_its_next_run() -> None:
+    from djag.admin.dag import next_fire_label
+    from djag.inspect.snapshot import read_tasks
+
+    anchor = dt.datetime(2026, 3, 2, 11, 0, tzinfo=dt.UTC)
+    task = interval_task("feeds", 90 * 60, interval_anchor=anchor, interval_timezone="Europe/Paris")
+    broken = interval_task("broken", 60)
+    corrupt(PeriodicTask, broken.pk, "interval_timezone", "Mars/Base")
+    views = read_tasks()
+    assert next_fire_label(views[task.pk], int(E0)) == "2026-03-02 13:30:00 CET"
+    assert next_fire_label(views[broken.pk], int(E0)).startswith("interval error: interval: ")
