@@ -227,8 +227,8 @@ CRONTAB_FORM = {
 @pytest.mark.parametrize(
     ("field", "value", "message"),
     [
-        ("second", "75", "second: 75 is out of range 0-59"),
-        ("minute", "*/x", "minute: "),
+        ("second", "75", "75 is out of range 0-59"),
+        ("minute", "*/x", "the step after / must be a whole number"),
         ("hour", "", "This field is required."),
         ("day_of_month", "W15", "W follows a single day"),
         ("month_of_year", "smarch", "is not a month name"),
