@@ -17,6 +17,7 @@ rows, the active runs and the history of tasks that wait for something.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Iterable
 
@@ -342,41 +343,24 @@ class Engine:
         return decision
 
     def _ledger_rows(self, task_id: int, decision: Decision) -> list[NewRun]:
-        """The decision's runs (with their jitter delay) and skip records: the misfire
+        """The decision's runs, with their jitter delay, and its skip records: the misfire
         policy's, and one per excluded date with its reason."""
         resolution = decision.resolution
         if resolution is None:
             return []
         row = self.catalog.tasks[task_id].row
-        rows = [
-            NewRun(
-                task_id,
-                row.name,
-                row.task,
-                run.scheduled_for,
-                run.trigger,
-                run.coalesced_count,
-                delay=run.delay,
-            )
-            for run in resolution.runs
+        new = functools.partial(NewRun, task_id, row.name, row.task)
+        skips = [*resolution.excluded, *([resolution.skipped] if resolution.skipped else [])]
+        return [
+            *(
+                new(r.scheduled_for, r.trigger, r.coalesced_count, delay=r.delay)
+                for r in resolution.runs
+            ),
+            *(
+                new(s.scheduled_for, Trigger.SCHEDULE, s.count, skipped=True, note=s.reason)
+                for s in skips
+            ),
         ]
-        skips = [*resolution.excluded]
-        if resolution.skipped is not None:
-            skips.append(resolution.skipped)
-        rows.extend(
-            NewRun(
-                task_id,
-                row.name,
-                row.task,
-                skip.scheduled_for,
-                Trigger.SCHEDULE,
-                skip.count,
-                skipped=True,
-                note=skip.reason,
-            )
-            for skip in skips
-        )
-        return rows
 
     def _apply_decision(self, task_id: int, decision: Decision) -> None:
         if decision.exhausted:

@@ -10,8 +10,7 @@ builds the calendar the core takes (``djag.core.exclusions.HolidayCalendar``) wi
 from __future__ import annotations
 
 from functools import lru_cache
-
-import holidays
+from typing import Any
 
 from djag.core.exclusions import HolidayCalendar
 
@@ -26,7 +25,7 @@ def canonical_calendar(name: str) -> str:
     """
     text = name.strip()
     country_text, _, subdivision_text = text.partition("-")
-    supported = holidays.list_supported_countries()
+    supported = _package().list_supported_countries()
     country = country_text.upper()
     if country not in supported:
         raise ValueError(
@@ -57,7 +56,15 @@ def holiday_calendar(name: str) -> HolidayCalendar:
     country, _, subdivision = canonical.partition("-")
 
     def dates_of_year(year: int) -> dict:
-        found = holidays.country_holidays(country, subdiv=subdivision or None, years=year)
+        found = _package().country_holidays(country, subdiv=subdivision or None, years=year)
         return dict(found.items())
 
     return HolidayCalendar(canonical, dates_of_year)
+
+
+def _package() -> Any:
+    # Imported when a calendar is first named: it takes a fifth of a second, which every
+    # worker and beat process would otherwise pay at start, calendar or not.
+    import holidays
+
+    return holidays
