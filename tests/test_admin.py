@@ -220,6 +220,7 @@ CRONTAB_FORM = {
     "month_of_year": "*",
     "day_of_week": "1-5",
     "timezone": "Europe/Paris",
+    "day_match": "either",
 }
 
 

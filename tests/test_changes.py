@@ -321,6 +321,7 @@ def test_admin_writes_are_attributed_to_the_user(
             "month_of_year": "*",
             "day_of_week": "1-5",
             "timezone": "Europe/Paris",
+            "day_match": "either",
         },
     )
     assert response.status_code == 302

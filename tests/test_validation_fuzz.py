@@ -139,7 +139,7 @@ def test_admin_answers_garbage_json_with_a_form_error(
 def test_admin_answers_garbage_cron_with_a_form_error(
     admin_client: Client, field: str, text: str
 ) -> None:
-    data = dict.fromkeys(FIELD_NAMES, "*") | {"timezone": "UTC", field: text}
+    data = dict.fromkeys(FIELD_NAMES, "*") | {"timezone": "UTC", "day_match": "either", field: text}
     response = post_rolled_back(admin_client, "/admin/djag/crontab/add/", data)
     assert response.status_code in (200, 302)
     if response.status_code == 200:

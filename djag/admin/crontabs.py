@@ -18,7 +18,7 @@ from djag.text import zoned_text
 @admin.register(Crontab)
 class CrontabAdmin(AttributedChangesMixin, admin.ModelAdmin):
     list_display = ("line", "zone_name", "readable", "next_fire", "task_count")
-    list_filter = ("timezone",)
+    list_filter = ("timezone", "day_match")
     search_fields = ("second", "minute", "hour", "day_of_month", "month_of_year", "day_of_week")
     readonly_fields = ("readable", "next_fires")
     fieldsets = (
@@ -28,6 +28,7 @@ class CrontabAdmin(AttributedChangesMixin, admin.ModelAdmin):
                 "fields": (
                     ("second", "minute", "hour"),
                     ("day_of_month", "month_of_year", "day_of_week"),
+                    "day_match",
                     "timezone",
                 )
             },

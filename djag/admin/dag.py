@@ -83,13 +83,13 @@ def _cut(text: str) -> str:
 
 
 def next_fire_label(view: TaskView | None, now: int) -> str:
-    """The task's next event in its crontab's zone, or why it has none."""
+    """The task's next event in its schedule's zone, or why it has none."""
     if view is None:
         return "-"
     if not view.row.enabled:
         return "disabled"
     if isinstance(view.schedule, Problem):
-        return f"crontab error: {_cut(view.schedule.detail)}"
+        return f"{view.kind} error: {_cut(view.schedule.detail)}"
     if view.problem or isinstance(view.spec, Problem):
         return f"problem: {_cut(view.problem)}"
     event = next_event(view.spec, now)

@@ -9,6 +9,8 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from djag.admin.base import admin_link
+from djag.core.plan import delay_of, next_event
+from djag.inspect.snapshot import read_tasks
 from djag.models import (
     Crontab,
     PeriodicTask,
@@ -52,6 +54,29 @@ def fire_times_html(crontab: Crontab, count: int = 5) -> str:
     return format_html(
         "<ol>{}</ol>", format_html_join("", "<li>{}</li>", ((zoned_text(when),) for when in fires))
     )
+
+
+def task_fire_times_html(task_id: int, count: int = 5) -> str:
+    """The task's next fire times as beat schedules them (its exclusions left out, its jitter
+    shown), in its schedule's zone, or why it has none."""
+    view = read_tasks([task_id]).get(task_id)
+    if view is None:
+        return "-"
+    if isinstance(view.spec, Problem) or isinstance(view.schedule, Problem):
+        return format_html('<span class="errornote">{}</span>', view.spec)
+    spec, zone = view.spec, view.schedule.zone
+    moment: int | None = int(timezone.now().timestamp())
+    items = []
+    for _ in range(count):
+        moment = next_event(spec, moment) if moment is not None else None
+        if moment is None:
+            break
+        delay = delay_of(spec, moment)
+        text = zoned_text(from_epoch(moment).astimezone(zone))
+        items.append((f"{text} (released +{delay} s)" if delay else text,))
+    if not items:
+        return "never"
+    return format_html("<ol>{}</ol>", format_html_join("", "<li>{}</li>", items))
 
 
 def value_text(value: Any, limit: int = 60) -> str:

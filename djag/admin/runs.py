@@ -51,13 +51,14 @@ class TaskRunAdmin(ReadOnlyAdmin):
         ("periodic_task", admin.RelatedOnlyFieldListFilter),
         "claimed_at",
     )
-    search_fields = ("task_name", "celery_task_id", "error", "requested_by")
+    search_fields = ("task_name", "celery_task_id", "error", "requested_by", "note")
     date_hierarchy = "claimed_at"
     fields = (
         ("periodic_task", "task_name", "task"),
         ("trigger", "state", "coalesced_count"),
         ("requested_by", "not_before"),
-        "scheduled_for",
+        ("scheduled_for", "delay_seconds"),
+        "note",
         ("claimed_at", "sent_at"),
         ("started_at", "finished_at", "duration_column"),
         ("celery_task_id", "worker"),
@@ -111,9 +112,10 @@ class TaskRunAdmin(ReadOnlyAdmin):
     def duration_column(self, obj: TaskRun) -> str:
         return "-" if obj.duration is None else duration_text(obj.duration.total_seconds())
 
-    @admin.display(description="error")
+    @admin.display(description="error or note")
     def short_error(self, obj: TaskRun) -> str:
-        return obj.error[:100]
+        """The error of a failed run, or the note of a row without one (why it was skipped)."""
+        return (obj.error or obj.note)[:100]
 
     @admin.display(description="error")
     def error_block(self, obj: TaskRun) -> str:

@@ -136,6 +136,10 @@ class TaskNameInput(forms.TextInput):
         return registered_task_names()
 
 
+#: Task fields the form may leave empty, and what empty means.
+EMPTY_MEANS: dict[str, Any] = {"interval_timezone": "UTC", "jitter_seconds": 0}
+
+
 class PeriodicTaskForm(forms.ModelForm):
     """The periodic task form: "when" is a cron line and a zone, or a chosen crontab.
 
@@ -199,6 +203,9 @@ class PeriodicTaskForm(forms.ModelForm):
             {"data-preview-url": self.preview_url, "data-timezone-input": "id_cron_timezone"}
         )
         self.new_crontab: Crontab | None = None
+        for name in EMPTY_MEANS:  # optional on the form: see clean()
+            if name in self.fields:
+                self.fields[name].required = False
 
     def line_used(self) -> bool:
         """Whether the cron line decides the crontab: filled in, and edited on a change page."""
@@ -212,16 +219,24 @@ class PeriodicTaskForm(forms.ModelForm):
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or self.cleaned_data
+        # This form says what is wrong with the schedule (and creates a new crontab on save):
+        # the model does not say it again.
+        self.instance.schedule_from_form = True
+        for name, value in EMPTY_MEANS.items():
+            if name in self.fields and cleaned.get(name) in (None, ""):
+                cleaned[name] = value
         if "cron" in self.errors or "cron_timezone" in self.errors:
             return cleaned
-        if self.line_used():
+        if cleaned.get("interval_seconds") is not None:
+            self._clean_interval(cleaned)
+        elif self.line_used():
             zone = cleaned.get("cron_timezone") or "UTC"
             try:
                 crontab = crontab_from_line(cleaned["cron"], zone)
             except ValidationError as exc:
                 self.add_error("cron", exc)
                 return cleaned
-            lookup = {name: getattr(crontab, name) for name in cron.FIELD_NAMES}
+            lookup = {name: getattr(crontab, name) for name in (*cron.FIELD_NAMES, "day_match")}
             existing = Crontab.objects.filter(**lookup, timezone=crontab.zone_name).first()
             if existing is not None:
                 cleaned["crontab"] = existing
@@ -237,12 +252,33 @@ class PeriodicTaskForm(forms.ModelForm):
         elif (
             "crontab" in self.fields and not cleaned.get("crontab") and "crontab" not in self.errors
         ):
-            self.add_error("cron", "Give a cron line, or choose a crontab below.")
+            self.add_error("cron", "Give a cron line, choose a crontab, or give an interval.")
         return cleaned
+
+    def _get_validation_exclusions(self) -> set[str]:
+        # clean() has checked the crontab (chosen, or one save() creates) against the cron
+        # line and the interval: the model's checks of it would repeat or pre-empt that.
+        excluded = super()._get_validation_exclusions()  # type: ignore[misc]
+        return {*excluded, "crontab"}
+
+    def _clean_interval(self, cleaned: dict[str, Any]) -> None:
+        """An interval makes an interval task: its crontab goes, unless one was given now."""
+        if self.line_used():
+            self.add_error(
+                "interval_seconds", "Give a cron line or an interval, not both: empty one of them."
+            )
+        elif cleaned.get("crontab") and "crontab" in self.changed_data:
+            self.add_error(
+                "interval_seconds", "Choose a crontab or give an interval, not both: empty one."
+            )
+        else:
+            cleaned["crontab"] = None
 
     def save(self, commit: bool = True) -> Any:
         if self.new_crontab is not None:
-            fields = {name: getattr(self.new_crontab, name) for name in cron.FIELD_NAMES}
+            fields = {
+                name: getattr(self.new_crontab, name) for name in (*cron.FIELD_NAMES, "day_match")
+            }
             self.instance.crontab, _ = Crontab.objects.get_or_create(
                 **fields, timezone=self.new_crontab.zone_name
             )

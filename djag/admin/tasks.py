@@ -15,9 +15,9 @@ from djag.admin.base import AttributedChangesMixin, LenientChangeList
 from djag.admin.fragments import (
     RECENT_RUNS,
     change_history_html,
-    fire_times_html,
     next_fires,
     recent_runs_html,
+    task_fire_times_html,
 )
 from djag.admin.task_action_pages import TaskActionsMixin
 from djag.admin.task_form import (
@@ -105,10 +105,21 @@ class PeriodicTaskAdmin(AttributedChangesMixin, TaskActionsMixin):
                     "cron",
                     "cron_timezone",
                     "crontab",
+                    ("interval_seconds", "interval_anchor", "interval_timezone"),
                     "schedule_text",
                     "next_fires",
                     "start_at",
                     "end_at",
+                )
+            },
+        ),
+        (
+            "Exclusions and jitter",
+            {
+                "fields": (
+                    "exclude_dates",
+                    ("exclude_weekdays", "holiday_calendar"),
+                    "jitter_seconds",
                 )
             },
         ),
@@ -158,11 +169,12 @@ class PeriodicTaskAdmin(AttributedChangesMixin, TaskActionsMixin):
 
     @admin.display(description="schedule")
     def schedule_text(self, obj: PeriodicTask) -> str:
-        return obj.crontab.describe() if obj.crontab_id else "-"
+        return obj.describe_schedule()
 
     @admin.display(description="next fire times")
     def next_fires(self, obj: PeriodicTask) -> str:
-        return fire_times_html(obj.crontab) if obj.crontab_id else "-"
+        """As beat computes them: exclusions left out, each with its jitter."""
+        return task_fire_times_html(obj.pk) if obj.pk else "-"
 
     def get_urls(self) -> list[Any]:
         from django.urls import path

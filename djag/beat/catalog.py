@@ -1,7 +1,8 @@
 """The catalog: the schedule as beat holds it in memory.
 
 Each task's row and the spec it compiles to (or the problem that keeps it from
-running), each crontab's compiled schedule, and the dependency edges both ways.
+running; an interval task compiles from its row alone), each crontab's compiled
+schedule, and the dependency edges both ways.
 Rows come from the store; compiling is ``djag.store.compile``'s, so what beat
 schedules is what the commands and the admin show.
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import partial
 
 from djag.beat.outbox import Dispatch
 from djag.core.cron import CronSchedule
@@ -44,8 +46,9 @@ class Catalog:
             self.schedules[crontab.id] = compile_crontab(crontab)
 
     def install(self, row: TaskRow, last_event: int | None, scheduled_runs: int) -> LiveTask:
-        """Take a (re)loaded row in, compiled against its crontab."""
-        compiled = task_spec(row, self.schedules.get(row.crontab_id))
+        """Take a (re)loaded row in, compiled against its crontab (or its own interval)."""
+        crontab = None if row.crontab_id is None else self.schedules.get(row.crontab_id)
+        compiled = task_spec(row, crontab)
         if isinstance(compiled, Problem):
             task = LiveTask(row, None, str(compiled), last_event, scheduled_runs)
         else:
@@ -72,28 +75,24 @@ class Catalog:
         return sorted(set(self.edges) | set(self.dependers))
 
     def ledger_rows(self, task_id: int, decision: Decision) -> list[NewRun]:
-        """The rows that claim a decision's runs and record its skips."""
-        if decision.resolution is None:
+        """The rows that claim a decision's runs, with their jitter delay, and record its
+        skips: the misfire policy's, and one per excluded date with its reason."""
+        resolution = decision.resolution
+        if resolution is None:
             return []
         row = self.tasks[task_id].row
-        rows = [
-            NewRun(task_id, row.name, row.task, run.scheduled_for, run.trigger, run.coalesced_count)
-            for run in decision.resolution.runs
+        new = partial(NewRun, task_id, row.name, row.task)
+        skips = [*resolution.excluded, *([resolution.skipped] if resolution.skipped else [])]
+        return [
+            *(
+                new(r.scheduled_for, r.trigger, r.coalesced_count, delay=r.delay)
+                for r in resolution.runs
+            ),
+            *(
+                new(s.scheduled_for, Trigger.SCHEDULE, s.count, skipped=True, note=s.reason)
+                for s in skips
+            ),
         ]
-        skipped = decision.resolution.skipped
-        if skipped is not None:
-            rows.append(
-                NewRun(
-                    task_id,
-                    row.name,
-                    row.task,
-                    skipped.scheduled_for,
-                    Trigger.SCHEDULE,
-                    skipped.count,
-                    skipped=True,
-                )
-            )
-        return rows
 
     def schedulable(self, task_id: int) -> LiveTask | None:
         """The task if it is enabled and can be scheduled."""

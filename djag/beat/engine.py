@@ -36,7 +36,7 @@ from djag.beat.requested import RequestWatch, gate
 from djag.beat.runbook import RunBook
 from djag.beat.wake import WakeKey
 from djag.core.dag import Edge, blocking_edges
-from djag.core.plan import Decision, Progress, decide, next_event
+from djag.core.plan import Decision, Progress, decide, next_due
 from djag.core.requested import TASK_GONE, select
 from djag.core.vocab import MAX_CATCHUP
 from djag.store.feed import ChangeFeed
@@ -148,7 +148,8 @@ class Engine:
         self.waiting.pop(row.id, None)
         self.due.forget(row.id)
         if spec is not None and row.enabled:
-            due = next_event(spec, max(spec.not_before, task.last_event or spec.not_before))
+            # The release of the next event (jitter), or the end of an excluded date first.
+            due = next_due(spec, max(spec.not_before, task.last_event or spec.not_before))
             if due is not None:
                 self.due.push(row.id, due)
 

@@ -8,6 +8,8 @@ API (instants are int UTC epoch seconds, weekdays count from 0 = Sunday as in cr
 
     Exclusions(dates={date: label}, weekdays=frozenset({0, 6}), holidays=HolidayCalendar(...))
     HolidayCalendar(name, dates_of_year)     dates_of_year(year) -> {date: holiday name}
+    parse_weekdays("sat,sun") -> frozenset   cron day-of-week text to weekdays
+    parse_dates("2026-12-24, 2026-12-31")    ISO dates to {date: ""} (ValueError names the bad one)
     ExcludingSchedule(base, exclusions, zone)
         .next_after(t) .prev_at_or_before(t) .events(after, until) .count(after, until)
                                              the events that run (the planner's Schedule)
@@ -142,6 +144,30 @@ def parse_weekdays(text: str) -> frozenset[int]:
     if fields.nth_days_of_week or fields.last_days_of_week:
         raise CronError("day_of_week", f"{text!r}: only plain weekdays can be excluded, not # or L")
     return frozenset(fields.days_of_week)
+
+
+#: The most dates one task may list: a longer list is a calendar, better named as one.
+MAX_LISTED_DATES = 1000
+
+
+def parse_dates(text: str) -> dict[date, str]:
+    """Listed dates from text: ISO dates (``2026-12-24``) separated by commas, spaces or lines.
+
+    Raises ``ValueError`` naming the first item that is not a date, or a list too long.
+    """
+    items = text.replace(",", " ").split()
+    if len(items) > MAX_LISTED_DATES:
+        raise ValueError(f"{len(items)} dates listed; at most {MAX_LISTED_DATES}")
+    dates: dict[date, str] = {}
+    for item in items:
+        try:
+            if len(item) != 10:
+                raise ValueError(item)
+            day = date.fromisoformat(item)
+        except ValueError:
+            raise ValueError(f"{item!r} is not a date written YYYY-MM-DD") from None
+        dates[day] = ""
+    return dates
 
 
 @lru_cache(maxsize=64)

@@ -19,7 +19,8 @@ Bounds, checked when the schedule is built (``IntervalError`` names the bad fiel
 
 ``interval_seconds(every, period)`` converts django-celery-beat's ``(every, period)`` exactly
 (7 seconds, 90 minutes, 3 days): nothing is rounded, and microseconds are refused unless they
-make whole seconds.
+make whole seconds. ``parse_every("90m")`` reads what a schedule file declares: a number of
+seconds, or a number and a unit (s, m, h, d, or the words: "6 hours", "3 days").
 """
 
 from __future__ import annotations
@@ -62,6 +63,35 @@ def interval_seconds(every: int, period: str) -> int:
             "period", f"{period!r} is not one of {', '.join(PERIOD_SECONDS)}, microseconds"
         )
     return every * PERIOD_SECONDS[period]
+
+
+_UNIT_WORDS = {
+    "s": "seconds",
+    "sec": "seconds",
+    "second": "seconds",
+    "m": "minutes",
+    "min": "minutes",
+    "minute": "minutes",
+    "h": "hours",
+    "hour": "hours",
+    "d": "days",
+    "day": "days",
+}
+
+
+def parse_every(value: object) -> int:
+    """Seconds from ``21600``, ``"21600"``, ``"6h"``, ``"90 min"`` or ``"3 days"``."""
+    if _is_int(value):
+        return interval_seconds(value, "seconds")  # type: ignore[arg-type]
+    text = str(value).strip().lower() if isinstance(value, str) else ""
+    number = text.rstrip("abcdefghijklmnopqrstuvwxyz ")
+    unit = text[len(number) :].strip() or "seconds"
+    period = _UNIT_WORDS.get(unit, _UNIT_WORDS.get(unit.removesuffix("s"), unit))
+    if not number.isascii() or not number.isdigit() or period not in PERIOD_SECONDS:
+        raise IntervalError(
+            "every", f"{value!r} is not a duration such as 30, 90s, 15m, 6h or 3 days"
+        )
+    return interval_seconds(int(number), period)
 
 
 def _is_int(value: object) -> bool:

@@ -22,7 +22,7 @@ from djag.inspect.snapshot import read_tasks
 from djag.inspect.waiting import why_never_runs
 from djag.models import PeriodicTask
 from djag.store import history, schedule
-from djag.store.compile import Problem, compile_crontab
+from djag.store.compile import Problem, compile_crontab, crontab_line
 from djag.store.db import default_database, from_epoch
 from djag.text import utc_text
 
@@ -115,7 +115,7 @@ def check(now: dt.datetime) -> Report:
         if isinstance(compiled, Problem):
             users = sorted(v.row.name for v in views.values() if v.row.crontab_id == crontab.id)
             used_by = f" (used by {', '.join(map(repr, users))})" if users else " (unused)"
-            line = f"{' '.join(crontab.fields)} ({crontab.zone})"
+            line = f"{crontab_line(crontab)} ({crontab.zone})"
             broken.append(f"crontab {crontab.id} [{line}]: {compiled.detail}{used_by}")
     runs_so_far = history.scheduled_run_counts(
         using, [pk for pk, view in views.items() if view.row.max_runs is not None]

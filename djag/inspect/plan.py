@@ -12,11 +12,12 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from djag.core.dag import dependency_order
-from djag.core.plan import TaskSpec, next_event
+from djag.core.interval import IntervalSchedule
+from djag.core.plan import TaskSpec, delay_of, next_event
 from djag.inspect.snapshot import TaskView, read_tasks
 from djag.models import TaskDependency
 from djag.store import history
-from djag.store.compile import Problem
+from djag.store.compile import Problem, crontab_line
 from djag.store.db import default_database, from_epoch
 from djag.text import utc_text, zoned_text
 
@@ -29,14 +30,22 @@ class UnknownTasks(LookupError):
 class TaskPlan:
     name: str
     task: str
-    crontab: str
+    crontab: str  # the cron line ("&" before the day of week: both day fields), or ""
     zone: str
     enabled: bool
+    interval: str = ""  # "every 6 hours from 2026-03-01 05:00 (Europe/Paris)", or ""
+    excludes: str = ""  # the exclusions as stored, or ""
+    jitter_seconds: int = 0
     after: list[str] = field(default_factory=list)
     after_future: list[str] = field(default_factory=list)
-    fires: list[dt.datetime] = field(default_factory=list)  # in the crontab's zone
+    fires: list[dt.datetime] = field(default_factory=list)  # in the schedule's zone
+    delays: list[int] = field(default_factory=list)  # each fire's jitter, in seconds
     more: int = 0  # fire times in the window beyond those listed
     problem: str = ""
+
+    @property
+    def schedule(self) -> str:
+        return self.interval or self.crontab or "?"
 
 
 def fire_times(spec: TaskSpec, after: int, until: int, limit: int) -> tuple[list[int], int]:
@@ -89,13 +98,15 @@ def task_plans(
         if pk not in wanted:
             continue
         view = views[pk]
-        crontab = view.crontab
         plan = TaskPlan(
             name=view.row.name,
             task=view.row.task,
-            crontab=" ".join(crontab.fields) if crontab else "?",
-            zone=crontab.zone if crontab else "?",
+            crontab=_cron_line(view),
+            zone=_zone_name(view),
             enabled=view.row.enabled,
+            interval=_interval_text(view),
+            excludes=_excludes_text(view),
+            jitter_seconds=view.row.jitter_seconds,
             after=sorted(views[e].row.name for d, e, f in edges if d == pk and not f),
             after_future=sorted(views[e].row.name for d, e, f in edges if d == pk and f),
         )
@@ -125,6 +136,42 @@ def _fill(
     events, plan.more = fire_times(spec, int(start.timestamp()), int(until.timestamp()), limit)
     zone = view.schedule.zone
     plan.fires = [from_epoch(event).astimezone(zone) for event in events]
+    plan.delays = [delay_of(spec, event) for event in events]
+
+
+def _cron_line(view: TaskView) -> str:
+    if view.crontab is None:
+        return "" if view.row.interval is not None else "?"
+    return crontab_line(view.crontab)
+
+
+def _zone_name(view: TaskView) -> str:
+    if view.crontab is not None:
+        return view.crontab.zone
+    return view.row.interval.zone if view.row.interval is not None else "?"
+
+
+def _interval_text(view: TaskView) -> str:
+    if view.row.interval is None:
+        return ""
+    timing = view.schedule
+    if isinstance(timing, Problem) or not isinstance(timing.schedule, IntervalSchedule):
+        return f"every {view.row.interval.every} s"
+    return timing.schedule.describe(timing.zone).replace("Every", "every", 1)
+
+
+def _excludes_text(view: TaskView) -> str:
+    stored = view.row.exclusions
+    parts = [
+        f"{label} {text.strip()}"
+        for label, text in (
+            ("dates", stored.dates),
+            ("weekdays", stored.weekdays),
+            ("holidays", stored.holidays),
+        )
+        if text.strip()
+    ]
+    return "; ".join(parts)
 
 
 def _unknown_task(name: str, known: list[str]) -> str:
@@ -143,7 +190,11 @@ def as_text(
     if not plans:
         lines += ["", "No enabled task."]
     for plan in plans:
-        lines += ["", f"{plan.name}  ({plan.task}; {plan.crontab}, {plan.zone})"]
+        lines += ["", f"{plan.name}  ({plan.task}; {plan.schedule}, {plan.zone})"]
+        if plan.excludes:
+            lines.append(f"  excludes: {plan.excludes}")
+        if plan.jitter_seconds:
+            lines.append(f"  jitter: up to {plan.jitter_seconds} s after each fire time")
         if plan.after:
             lines.append(f"  after: {', '.join(plan.after)}")
         if plan.after_future:
@@ -154,8 +205,9 @@ def as_text(
             lines.append(f"  cannot be scheduled: {plan.problem}")
         elif not plan.fires:
             lines.append("  no fire time in this window")
-        for fire in plan.fires:
-            lines.append(f"  {zoned_text(fire)}  =  {utc_text(fire)}")
+        for fire, delay in zip(plan.fires, plan.delays, strict=True):
+            released = f"  (released +{delay} s)" if delay else ""
+            lines.append(f"  {zoned_text(fire)}  =  {utc_text(fire)}{released}")
         if plan.more:
             lines.append(f"  ... and {plan.more} more (--limit {limit} shows the first {limit})")
     return "\n".join(lines)
@@ -169,14 +221,21 @@ def as_json(plans: list[TaskPlan], start: dt.datetime, until: dt.datetime) -> di
             {
                 "name": plan.name,
                 "task": plan.task,
-                "crontab": plan.crontab,
+                "crontab": plan.crontab or None,
+                "interval": plan.interval or None,
                 "timezone": plan.zone,
+                "excludes": plan.excludes or None,
+                "jitter_seconds": plan.jitter_seconds,
                 "enabled": plan.enabled,
                 "after": plan.after,
                 "after_future": plan.after_future,
                 "fires": [
-                    {"local": fire.isoformat(), "utc": fire.astimezone(dt.UTC).isoformat()}
-                    for fire in plan.fires
+                    {
+                        "local": fire.isoformat(),
+                        "utc": fire.astimezone(dt.UTC).isoformat(),
+                        "delay_seconds": delay,
+                    }
+                    for fire, delay in zip(plan.fires, plan.delays, strict=True)
                 ],
                 "more": plan.more,
                 "problem": plan.problem or None,

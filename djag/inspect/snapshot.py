@@ -10,10 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from djag.core.cron import CronSchedule
 from djag.core.plan import TaskSpec
 from djag.store import schedule
-from djag.store.compile import Problem, compile_crontab, task_spec
+from djag.store.compile import Problem, Timing, compile_crontab, task_schedule, task_spec
 from djag.store.db import default_database
 from djag.store.rows import CrontabRow, TaskRow
 
@@ -21,9 +20,14 @@ from djag.store.rows import CrontabRow, TaskRow
 @dataclass(frozen=True, slots=True)
 class TaskView:
     row: TaskRow
-    crontab: CrontabRow | None  # None: the crontab row is gone
-    schedule: CronSchedule | Problem
+    crontab: CrontabRow | None  # None: an interval task, or the crontab row is gone
+    schedule: Timing | Problem  # the crontab's or the interval's schedule, with its zone
     spec: TaskSpec | Problem
+
+    @property
+    def kind(self) -> str:
+        """ "crontab" or "interval": what the task's schedule is."""
+        return "interval" if self.row.interval is not None else "crontab"
 
     @property
     def problem(self) -> str:
@@ -37,13 +41,16 @@ def read_tasks(ids: Iterable[int] | None = None, using: str | None = None) -> di
     """The tasks (all, or ``ids``) with their compiled schedules and specs."""
     using = using or default_database()
     rows = schedule.load_tasks(using, None if ids is None else list(ids))
-    crontabs = schedule.load_crontabs(using, {row.crontab_id for row in rows})
+    crontab_ids = {row.crontab_id for row in rows if row.crontab_id is not None}
+    crontabs = schedule.load_crontabs(using, crontab_ids)
     compiled = {crontab_id: compile_crontab(row) for crontab_id, row in crontabs.items()}
     views = {}
     for row in rows:
-        crontab = crontabs.get(row.crontab_id)
-        compiled_schedule = compiled.get(
-            row.crontab_id, Problem("could not be loaded", f"crontab {row.crontab_id}")
+        crontab = None if row.crontab_id is None else compiled.get(row.crontab_id)
+        views[row.id] = TaskView(
+            row,
+            crontabs.get(row.crontab_id) if row.crontab_id is not None else None,
+            task_schedule(row, crontab),
+            task_spec(row, crontab),
         )
-        views[row.id] = TaskView(row, crontab, compiled_schedule, task_spec(row, compiled_schedule))
     return views

@@ -29,6 +29,8 @@ def why_never_runs(view: TaskView, runs_so_far: int, now: int) -> str | None:
     if not row.enabled:
         return "is disabled"
     if isinstance(view.schedule, Problem):
+        if view.kind == "interval":
+            return "has an interval that cannot be read"
         return "has a crontab that does not parse"
     if view.problem or isinstance(spec, Problem):
         return f"cannot be scheduled ({view.problem})"
@@ -39,7 +41,7 @@ def why_never_runs(view: TaskView, runs_so_far: int, now: int) -> str | None:
     if next_event(spec, now) is None:
         if spec.end_at is not None:
             return f"has no event left before its end_at ({utc_text(from_epoch(spec.end_at))})"
-        return "has a crontab that never fires again"
+        return f"has {'an' if view.kind == 'interval' else 'a'} {view.kind} that never fires again"
     return None
 
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from cron_descriptor import Options, get_description
 from django.apps import apps
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
 from djag.core import cron
+from djag.core.vocab import choices, values
 
 from ._compat import check_constraint
 from .changes import TrackedModel
@@ -39,9 +39,16 @@ class Crontab(TrackedModel):
     timezone = ZoneField(
         default="UTC", use_pytz=False, help_text="Cron is read on this zone's clock."
     )
+    day_match = models.CharField(
+        max_length=10,
+        choices=choices(cron.DayMatch),
+        default=cron.DayMatch.EITHER,
+        help_text="When both day fields are restricted: a day matches if either does (cron), "
+        'or only if both do (Celery; "&" before the day of week in the cron line).',
+    )
 
-    cross_checked_fields = frozenset(cron.FIELD_NAMES)
-    repr_lookups = (*cron.FIELD_NAMES, "timezone")
+    cross_checked_fields = frozenset({*cron.FIELD_NAMES, "day_match"})
+    repr_lookups = (*cron.FIELD_NAMES, "timezone", "day_match")
 
     class Meta:
         ordering = ("hour", "minute", "second", "pk")
@@ -55,6 +62,7 @@ class Crontab(TrackedModel):
                     "month_of_year",
                     "day_of_week",
                     "timezone",
+                    "day_match",
                 ),
                 name="djag_crontab_unique",
                 violation_error_message="An identical crontab already exists; use it.",
@@ -62,6 +70,9 @@ class Crontab(TrackedModel):
             *(
                 check_constraint(~models.Q(**{name: ""}), name=f"djag_crontab_{name}_not_empty")
                 for name in cron.FIELD_NAMES
+            ),
+            check_constraint(
+                models.Q(day_match__in=values(cron.DayMatch)), name="djag_crontab_day_match"
             ),
         ]
 
@@ -83,19 +94,32 @@ class Crontab(TrackedModel):
         )
 
     def line(self) -> str:
-        """The one-line form, seconds first: ``"0 5 5 * * 1-5"``."""
-        return " ".join(self.raw_fields())
+        """The one-line form, seconds first, "&" before the day of week when both day fields
+        must match: ``"0 5 5 * * 1-5"``, ``"0 0 9 1-7 * &mon"``."""
+        if not all(isinstance(value, str) for value in self.raw_fields()):
+            return " ".join(str(value) for value in self.raw_fields())
+        try:
+            return cron.format_line(*self.raw_fields(), day_match=self.day_match)
+        except cron.CronError:  # a day_match written behind the ORM's back
+            return " ".join(self.raw_fields())
 
     @classmethod
     def repr_from_values(cls, values: dict[str, Any]) -> str:
-        fields = " ".join(str(values.get(name, "?")) for name in cron.FIELD_NAMES)
-        return f"{fields} ({getattr(values.get('timezone'), 'key', values.get('timezone'))})"
+        fields = [str(values.get(name, "?")) for name in cron.FIELD_NAMES]
+        if values.get("day_match") == cron.DayMatch.BOTH:
+            fields[-1] = f"{cron.BOTH_MARK}{fields[-1]}"
+        zone = values.get("timezone")
+        return f"{' '.join(fields)} ({getattr(zone, 'key', zone)})"
 
     def clean(self) -> None:
         if not all(isinstance(value, str) for value in self.raw_fields()):
             return  # not text: clean_fields() has reported it
+        # "&mon" typed in the day of week is the "both" notation: kept as its own column.
+        self.day_of_week, marked = cron.split_day_match(self.day_of_week)
+        if marked is cron.DayMatch.BOTH:
+            self.day_match = cron.DayMatch.BOTH
         try:
-            fields = cron.parse_cron(*self.raw_fields())
+            fields = cron.parse_cron(*self.raw_fields(), day_match=self.day_match)
         except cron.CronError as exc:
             if exc.field not in cron.FIELD_NAMES:  # no field is wrong alone: the six together are
                 raise ValidationError(cron_error_text(exc)) from exc
@@ -113,11 +137,10 @@ class Crontab(TrackedModel):
         The cron line itself when the fields are invalid (a row written behind
         the ORM's back) or beyond what cron-descriptor reads.
         """
-        try:
-            cron.parse_cron(*self.raw_fields())
-            text = get_description(self.line(), options=_DESCRIPTION_OPTIONS)
-        except Exception:  # cron-descriptor cannot read every form djag accepts
-            text = self.line()
+        second, minute, hour, day_of_month, month_of_year, day_of_week = map(str, self.raw_fields())
+        text = cron.describe(
+            second, minute, hour, day_of_month, month_of_year, day_of_week, self.day_match
+        )
         return f"{text}, {self.zone_name}"
 
     def after_write(self, old: dict[str, Any] | None, using: str) -> None:
@@ -141,7 +164,3 @@ class Crontab(TrackedModel):
         tasks._base_manager.using(using).filter(crontab_id__in=crontab_pks).update(
             resume_at=timezone.now()
         )
-
-
-_DESCRIPTION_OPTIONS = Options()
-_DESCRIPTION_OPTIONS.use_24hour_time_format = True

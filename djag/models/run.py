@@ -18,6 +18,8 @@ __all__ = ["ACTIVE_STATES", "TERMINAL_STATES", "RunState", "TaskRun", "Trigger"]
 # Bound on the stored error text (type and message), so a huge traceback
 # cannot bloat the ledger.
 ERROR_MAX_CHARS = 2000
+#: Bound on a run's note (a skip's reason).
+NOTE_MAX_CHARS = 500
 
 
 class TaskRun(models.Model):
@@ -70,6 +72,16 @@ class TaskRun(models.Model):
         blank=True,
         help_text="A one-off's routing options (queue, exchange, routing_key, priority, "
         "headers, expires); a periodic task's runs use the task's.",
+    )
+    delay_seconds = models.PositiveIntegerField(
+        default=0,
+        help_text="Jitter: the run was released this many seconds after its scheduled time.",
+    )
+    note = models.CharField(
+        max_length=NOTE_MAX_CHARS,
+        blank=True,
+        help_text="Why the row is what it is, e.g. the reason of a skip: 'excluded: 2026-12-25 "
+        "(Christmas Day)'.",
     )
 
     class Meta:

@@ -18,7 +18,18 @@ from djag.core.vocab import Policy as MisfirePolicy
 from ._compat import JSONTypeOf, check_constraint
 from .changes import TrackedModel
 from .crontab import Crontab
+from .fields import ZoneField
 from .task_rules import LARGEST_INTEGER, rule_errors
+from .task_schedule import (
+    MAX_EVERY,
+    MAX_JITTER,
+    interval_help,
+    schedule_errors,
+    schedule_text,
+    validate_exclude_dates,
+    validate_exclude_weekdays,
+    validate_holiday_calendar,
+)
 from .validators import validate_json_list, validate_json_object
 
 
@@ -36,8 +47,54 @@ class PeriodicTask(TrackedModel):
     crontab = models.ForeignKey(
         Crontab,
         on_delete=models.PROTECT,
+        null=True,
+        blank=True,
         related_name="periodic_tasks",
-        help_text="When the task fires. A crontab used by tasks cannot be deleted.",
+        help_text="When the task fires (or give an interval instead). A crontab used by tasks "
+        "cannot be deleted.",
+    )
+    interval_seconds = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(MAX_EVERY)],
+        help_text=interval_help(),
+    )
+    interval_anchor = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="The interval counts from this moment: a run at the anchor and every "
+        "interval after it (e.g. every 6 hours starting 05:00). Empty: from the start.",
+    )
+    interval_timezone = ZoneField(
+        default="UTC",
+        use_pytz=False,
+        help_text="Interval tasks: the zone their anchor is shown in and their excluded dates "
+        "are read in (a crontab task uses its crontab's zone).",
+    )
+    exclude_dates = models.TextField(
+        blank=True,
+        validators=[validate_exclude_dates],
+        help_text="Dates the task does not run, YYYY-MM-DD, separated by commas or spaces "
+        "(local dates in the schedule's zone).",
+    )
+    exclude_weekdays = models.CharField(
+        max_length=60,
+        blank=True,
+        validators=[validate_exclude_weekdays],
+        help_text='Weekdays the task does not run, as in cron: "sat,sun", "0,6".',
+    )
+    holiday_calendar = models.CharField(
+        max_length=60,
+        blank=True,
+        validators=[validate_holiday_calendar],
+        help_text="Skip the holidays of this calendar (the holidays package): a country code, "
+        'optionally with a subdivision: "US", "US-NY", "DE-BY", "FR".',
+    )
+    jitter_seconds = models.PositiveIntegerField(
+        default=0,
+        validators=[MinValueValidator(0), MaxValueValidator(MAX_JITTER)],
+        help_text="Release each run up to this many seconds after its time, the same delay for "
+        "a given time on every beat: spreads tasks due at the same moment. 0 = none.",
     )
     args = models.JSONField(
         default=list, blank=True, validators=[validate_json_list], help_text="JSON list."
@@ -155,6 +212,19 @@ class PeriodicTask(TrackedModel):
             ),
             check_constraint(~models.Q(task=""), name="djag_task_task_not_empty"),
             check_constraint(
+                models.Q(crontab__isnull=False, interval_seconds__isnull=True)
+                | models.Q(crontab__isnull=True, interval_seconds__isnull=False),
+                name="djag_task_one_schedule",
+            ),
+            check_constraint(
+                models.Q(interval_seconds__isnull=True)
+                | models.Q(interval_seconds__gte=1, interval_seconds__lte=MAX_EVERY),
+                name="djag_task_interval_range",
+            ),
+            check_constraint(
+                models.Q(jitter_seconds__lte=MAX_JITTER), name="djag_task_jitter_range"
+            ),
+            check_constraint(
                 models.Q(misfire_policy__in=values(MisfirePolicy)), name="djag_task_misfire_policy"
             ),
             check_constraint(_json_type_is("args", "array"), name="djag_task_args_is_list"),
@@ -171,8 +241,12 @@ class PeriodicTask(TrackedModel):
     def repr_from_values(cls, values: dict[str, Any]) -> str:
         return str(values.get("name") or f"periodic task {values.get('pk', '')}")
 
+    def describe_schedule(self) -> str:
+        """The schedule in words: the crontab's text, or "Every 6 hours from ..."."""
+        return schedule_text(self)
+
     def clean(self) -> None:
-        errors = rule_errors(self)
+        errors = {**rule_errors(self), **schedule_errors(self)}
         if self.end_at is not None and self.start_at is not None and self.end_at <= self.start_at:
             errors["end_at"] = "The end must be after the start."
         if errors:
@@ -184,12 +258,13 @@ class PeriodicTask(TrackedModel):
         if self.tracked_diff(old):
             # An edit may fix what beat reported; beat reloads the task and says again if not.
             self.problem, self.problem_at = "", None
-        if _resumes(old, {"enabled": self.enabled, "crontab_id": self.crontab_id}):
+        if _resumes(old, {name: getattr(self, name) for name in ("enabled", *_SCHEDULE_ATTNAMES)}):
             self.resume_at = timezone.now()
 
     @classmethod
     def implied_attnames(cls, attnames: Any) -> set[str]:
-        return {"resume_at"} if {"enabled", "crontab_id"}.intersection(attnames) else set()
+        resuming = {"enabled", *_SCHEDULE_ATTNAMES}
+        return {"resume_at"} if resuming.intersection(attnames) else set()
 
     @classmethod
     def after_update(cls, using: str, before: dict[Any, dict], after: dict[Any, dict]) -> None:
@@ -203,14 +278,18 @@ class PeriodicTask(TrackedModel):
             after[pk]["resume_at"] = now
 
 
+#: The columns that say when a task fires: a change resumes the task from now.
+_SCHEDULE_ATTNAMES = ("crontab_id", "interval_seconds", "interval_anchor")
+
+
 def _resumes(old: dict[str, Any], new: dict[str, Any]) -> bool:
     """Whether a task written from ``old`` to ``new`` starts afresh from now: it was enabled,
-    or moved to another crontab. A re-enabled or re-timed task has no backlog.
+    or moved to another crontab or interval. A re-enabled or re-timed task has no backlog.
 
     The rows may hold only the fields being written; a field absent from ``old`` is unchanged.
     """
     enabled = "enabled" in old and not old["enabled"] and bool(new["enabled"])
-    moved = "crontab_id" in old and old["crontab_id"] != new["crontab_id"]
+    moved = any(name in old and old[name] != new[name] for name in _SCHEDULE_ATTNAMES)
     return enabled or moved
 
 

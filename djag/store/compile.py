@@ -1,10 +1,15 @@
 """The one place a stored row becomes what the core schedules with.
 
-- :func:`compile_crontab`: a crontab row to a :class:`~djag.core.cron.CronSchedule`;
+- :func:`compile_crontab`: a crontab row (its six fields, zone and day matching) to a
+  :class:`~djag.core.cron.CronSchedule`;
 - :func:`task_row`: a PeriodicTask's column values to a :class:`~djag.store.rows.TaskRow`
   (JSON decoded, routing options gathered);
-- :func:`task_spec`: a task row and its schedule to the planner's
-  :class:`~djag.core.plan.TaskSpec`.
+- :func:`task_schedule`: a task's base schedule, its crontab's or its interval
+  (:class:`~djag.core.interval.IntervalSchedule`), with the zone it is read in;
+- :func:`task_spec`: a task row and its crontab's schedule to the planner's
+  :class:`~djag.core.plan.TaskSpec`, with its exclusions
+  (:class:`~djag.core.exclusions.ExcludingSchedule`, holiday calendars from
+  ``djag.models.calendars``) and its jitter.
 
 Beat, the commands, the admin pages and the importer all call these, so what
 they show is what beat does. None of them raises for a bad row: whatever a row
@@ -20,13 +25,17 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from djag.core.cron import CronError, CronSchedule, never_fires, parse_cron
+from djag.core.cron import CronError, CronSchedule, format_line, never_fires, parse_cron
+from djag.core.exclusions import ExcludingSchedule, Exclusions, parse_dates, parse_weekdays
+from djag.core.interval import IntervalError, IntervalSchedule
+from djag.core.jitter import Jitter, JitterError
 from djag.core.message import reserved_header_names, reserved_headers_text
 from djag.core.plan import TaskSpec
 from djag.core.vocab import MAX_CATCHUP, Policy
+from djag.models.calendars import holiday_calendar
 from djag.models.task_rules import LARGEST_INTEGER
 from djag.store.db import to_epoch
-from djag.store.rows import CrontabRow, TaskRow
+from djag.store.rows import CrontabRow, ExclusionRow, IntervalRow, TaskRow
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +57,7 @@ class CrontabLike(Protocol):
     """What :func:`crontab_row` reads of a Crontab (a model instance, saved or not)."""
 
     pk: Any
+    day_match: str
 
     def raw_fields(self) -> tuple[str, str, str, str, str, str]: ...
 
@@ -56,7 +66,15 @@ class CrontabLike(Protocol):
 
 
 def crontab_row(crontab: CrontabLike) -> CrontabRow:
-    return CrontabRow(crontab.pk or 0, crontab.raw_fields(), crontab.zone_name)
+    return CrontabRow(crontab.pk or 0, crontab.raw_fields(), crontab.zone_name, crontab.day_match)
+
+
+def crontab_line(row: CrontabRow) -> str:
+    """The crontab's one-line form, "&" before the day of week in "both" day matching."""
+    try:
+        return format_line(*row.fields, day_match=row.day_match)
+    except (CronError, AttributeError):  # a row written behind the ORM's back
+        return " ".join(str(field) for field in row.fields)
 
 
 def zone_of(name: str) -> ZoneInfo:
@@ -72,7 +90,7 @@ def compile_crontab(row: CrontabRow) -> CronSchedule | Problem:
     subject = f"crontab {row.id}" if row.id else "crontab"
     try:
         zone = zone_of(row.zone)
-        fields = parse_cron(*row.fields)
+        fields = parse_cron(*row.fields, day_match=row.day_match)
         if never_fires(fields):
             return Problem("never fires (no such day in the chosen months)", subject)
         return CronSchedule(fields, zone)
@@ -108,6 +126,13 @@ TASK_COLUMNS = (
     "end_at",
     "last_event_at",
     "problem",
+    "interval_seconds",
+    "interval_anchor",
+    "interval_zone_text",
+    "exclude_dates",
+    "exclude_weekdays",
+    "holiday_calendar",
+    "jitter_seconds",
 )
 
 _EMPTY_JSON: dict[type, str] = {list: "[]", dict: "{}"}
@@ -137,7 +162,7 @@ def task_row(values: dict[str, Any]) -> TaskRow:
             name=str(values.get("name") or values["id"]),
             task=str(values.get("task") or ""),
             enabled=bool(values.get("enabled")),
-            crontab_id=values.get("crontab_id") or 0,
+            crontab_id=values.get("crontab_id"),
             args=[],
             kwargs={},
             options={},
@@ -180,6 +205,11 @@ def _task_row(row: dict[str, Any]) -> TaskRow:
         if row[name] is not None and not low <= row[name] <= high
     )
     start_at = to_epoch(row["start_at"])
+    interval = None
+    if row["interval_seconds"] is not None:
+        interval = IntervalRow(
+            row["interval_seconds"], to_epoch(row["interval_anchor"]), row["interval_zone_text"]
+        )
     return TaskRow(
         id=row["id"],
         name=row["name"],
@@ -201,6 +231,11 @@ def _task_row(row: dict[str, Any]) -> TaskRow:
         last_event_at=to_epoch(row["last_event_at"]),
         stored_problem=row["problem"],
         problem="; ".join(problems),
+        interval=interval,
+        exclusions=ExclusionRow(
+            row["exclude_dates"] or "", row["exclude_weekdays"] or "", row["holiday_calendar"] or ""
+        ),
+        jitter_seconds=row["jitter_seconds"],
     )
 
 
@@ -219,21 +254,80 @@ _RANGES = {
 _POLICIES = {policy.value: policy for policy in Policy}  # faster than Policy(value) per task
 
 
+Schedule = CronSchedule | IntervalSchedule
+
+
+@dataclass(frozen=True, slots=True)
+class Timing:
+    """A task's base schedule (its crontab's, or its interval) and the zone it is read in."""
+
+    schedule: Schedule
+    zone: ZoneInfo
+
+
+def compile_interval(row: IntervalRow, start_at: int) -> Timing | Problem:
+    """The interval's schedule (anchored at its start when it names no anchor) and zone."""
+    try:
+        anchor = start_at if row.anchor is None else row.anchor
+        return Timing(IntervalSchedule(row.every, anchor), zone_of(row.zone))
+    except (IntervalError, ValueError) as exc:
+        return Problem(f"interval: {exc}")
+
+
+def task_schedule(row: TaskRow, crontab: CronSchedule | Problem | None) -> Timing | Problem:
+    """The task's base schedule: its interval's, or ``crontab`` (what :func:`compile_crontab`
+    gave for the task's crontab; None: the crontab row could not be found)."""
+    if row.interval is not None:
+        return compile_interval(row.interval, row.start_at)
+    if crontab is None:
+        return Problem("could not be loaded", f"crontab {row.crontab_id}")
+    if isinstance(crontab, Problem):
+        return crontab
+    return Timing(crontab, crontab.zone)
+
+
+def compile_exclusions(row: ExclusionRow) -> Exclusions:
+    """The exclusions a task stores; raises ValueError naming the field at fault."""
+    try:
+        dates = parse_dates(row.dates)
+    except ValueError as exc:
+        raise ValueError(f"exclude_dates: {exc}") from exc
+    try:
+        weekdays = parse_weekdays(row.weekdays) if row.weekdays.strip() else frozenset()
+    except CronError as exc:
+        raise ValueError(f"exclude_weekdays: {exc.message.removeprefix('day_of_week: ')}") from exc
+    try:
+        calendar = holiday_calendar(row.holidays) if row.holidays.strip() else None
+    except ValueError as exc:
+        raise ValueError(f"holiday_calendar: {exc}") from exc
+    return Exclusions(dates, weekdays, calendar)
+
+
 def task_spec(row: TaskRow, schedule: CronSchedule | Problem | None) -> TaskSpec | Problem:
     """The task as the planner sees it, or why it cannot be scheduled.
 
     ``schedule`` is what :func:`compile_crontab` gave for the task's crontab
-    (None: the crontab row could not be found).
+    (None: the crontab row could not be found; ignored for an interval task).
     """
     if row.problem:
         return Problem(row.problem)
-    if schedule is None:
-        return Problem("could not be loaded", f"crontab {row.crontab_id}")
-    if isinstance(schedule, Problem):
-        return schedule
+    timing = task_schedule(row, schedule)
+    if isinstance(timing, Problem):
+        return timing
+    try:
+        spec_schedule: Any = timing.schedule
+        if row.exclusions:
+            spec_schedule = ExcludingSchedule(
+                timing.schedule, compile_exclusions(row.exclusions), timing.zone
+            )
+        jitter = Jitter(row.jitter_seconds, f"task {row.id}") if row.jitter_seconds else None
+    except (ValueError, JitterError) as exc:
+        return Problem(str(exc))
+    except Exception as exc:  # a row no validation let through: report it, never raise
+        return Problem(f"cannot be read ({type(exc).__name__}: {exc})")
     return TaskSpec(
         id=row.id,
-        schedule=schedule,
+        schedule=spec_schedule,
         policy=_POLICIES[row.misfire_policy],
         grace_seconds=row.grace_seconds,
         max_catchup=row.max_catchup,
@@ -242,4 +336,5 @@ def task_spec(row: TaskRow, schedule: CronSchedule | Problem | None) -> TaskSpec
         start_at=row.start_at,
         resume_at=row.resume_at,
         end_at=row.end_at,
+        jitter=jitter,
     )

@@ -25,7 +25,7 @@ from django.db.models.constants import OnConflict
 from djag.core.batches import chunks
 from djag.core.vocab import ACTIVE_STATES, RunState
 from djag.models import ScheduleChange, TaskRun
-from djag.models.run import ERROR_MAX_CHARS
+from djag.models.run import ERROR_MAX_CHARS, NOTE_MAX_CHARS
 from djag.store.db import from_epoch, retry_deadlocks
 from djag.store.lease import fenced
 from djag.store.rows import ClaimedRun, Fence, NewRun, RunRequest
@@ -63,6 +63,8 @@ CLAIM_FIELDS = (
     "worker",
     "error",
     "requested_by",
+    "delay_seconds",
+    "note",
 )
 _CELERY_ID = CLAIM_FIELDS.index("celery_task_id")
 
@@ -138,6 +140,8 @@ def claim(
             "",
             "",
             "",
+            run.delay,
+            run.note[:NOTE_MAX_CHARS],
         )
         for run in new_runs
     ]

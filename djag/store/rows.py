@@ -14,6 +14,28 @@ class CrontabRow:
     id: int
     fields: tuple[str, str, str, str, str, str]  # second first, as djag.core.cron.FIELD_NAMES
     zone: str
+    day_match: str = "either"  # djag.core.cron.DayMatch: "either" (cron) or "both" (Celery)
+
+
+@dataclass(frozen=True, slots=True)
+class IntervalRow:
+    """A task's interval schedule: every ``every`` seconds from ``anchor`` (None: its start)."""
+
+    every: int
+    anchor: int | None
+    zone: str  # where its anchor is shown and its excluded dates are read
+
+
+@dataclass(frozen=True, slots=True)
+class ExclusionRow:
+    """A task's exclusions as stored: listed dates, cron weekdays, a holiday calendar name."""
+
+    dates: str = ""
+    weekdays: str = ""
+    holidays: str = ""
+
+    def __bool__(self) -> bool:
+        return bool(self.dates.strip() or self.weekdays.strip() or self.holidays.strip())
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,7 +46,7 @@ class TaskRow:
     name: str
     task: str
     enabled: bool
-    crontab_id: int
+    crontab_id: int | None  # None: an interval task
     args: Any
     kwargs: Any
     options: dict[str, Any]
@@ -40,6 +62,9 @@ class TaskRow:
     last_event_at: int | None
     stored_problem: str
     problem: str = ""
+    interval: IntervalRow | None = None  # instead of a crontab
+    exclusions: ExclusionRow = ExclusionRow()
+    jitter_seconds: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +89,8 @@ class NewRun:
     trigger: str
     coalesced_count: int = 1
     skipped: bool = False
+    delay: int = 0  # jitter: released this many seconds after scheduled_for
+    note: str = ""  # why, for a skip that is not the misfire policy's (an excluded date)
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,8 +30,9 @@ def load_crontabs(using: str, ids: Iterable[int] | None = None) -> dict[int, Cro
             row["id"],
             tuple(row[name] for name in FIELD_NAMES),
             row["zone_text"],
+            row["day_match"],
         )
-        for row in rows.values("id", *FIELD_NAMES, "zone_text")
+        for row in rows.values("id", *FIELD_NAMES, "zone_text", "day_match")
     }
 
 
@@ -43,6 +44,8 @@ def load_tasks(
         args_text=Cast("args", TextField()),
         kwargs_text=Cast("kwargs", TextField()),
         headers_text=Cast("headers", TextField()),
+        # As text: a zone name tzdata no longer knows is the task's problem, not the query's.
+        interval_zone_text=Cast("interval_timezone", TextField()),
     )
     if ids is not None:
         rows = rows.filter(pk__in=list(ids))

@@ -22,7 +22,14 @@ from djag.sync.declared import (
 )
 
 #: Fields compared (and written) on every sync; start_at only when declared.
-MANAGED_FIELDS = (*(name for name in TASK_FIELDS if name != "start_at"), "crontab", "source")
+MANAGED_FIELDS = (
+    *(name for name in TASK_FIELDS if name != "start_at"),
+    "crontab",
+    "interval_seconds",
+    "interval_anchor",
+    "interval_timezone",
+    "source",
+)
 
 
 def _shown(value: Any) -> str:
@@ -100,7 +107,9 @@ def sync(declared: Sequence[DeclaredTask], prune: bool = False) -> SyncResult:
 def _sync_task(item: DeclaredTask, changes: list[Change]) -> PeriodicTask:
     crontab_changes: list[Change] = []
     try:
-        crontab = crontab_for(item.cron, item.timezone, crontab_changes)
+        crontab = (
+            None if item.cron is None else crontab_for(item.cron, item.timezone, crontab_changes)
+        )
     except ValidationError as exc:
         if not hasattr(exc, "error_dict"):
             raise
@@ -117,7 +126,8 @@ def _sync_task(item: DeclaredTask, changes: list[Change]) -> PeriodicTask:
         obj.full_clean()
         obj.save()
         changes.extend(crontab_changes)
-        shown = ["task", "crontab", *(k for k in item.fields if k != "task"), "source"]
+        when = ["crontab"] if item.cron is not None else ["interval_seconds", "interval_anchor"]
+        shown = ["task", *when, *(k for k in item.fields if k != "task"), "source"]
         changes.append(
             Change(
                 "create",
@@ -144,16 +154,25 @@ def _sync_task(item: DeclaredTask, changes: list[Change]) -> PeriodicTask:
     return obj
 
 
-def crontab_for(fields: Sequence[str], zone: str, changes: list[Change] | None = None) -> Crontab:
-    """The crontab with these six fields (seconds first) and zone, created if missing.
+def crontab_for(
+    fields: Sequence[str],
+    zone: str,
+    changes: list[Change] | None = None,
+    day_match: str = cron.DayMatch.EITHER,
+) -> Crontab:
+    """The crontab with these six fields (seconds first), zone and day matching, created if
+    missing; an "&" before the day of week selects "both" day matching too.
 
     Raises ValidationError (with ``field: message`` of the Crontab model) if invalid.
     An existing crontab is never modified: other tasks may share it.
     """
-    candidate = Crontab(**dict(zip(cron.FIELD_NAMES, fields, strict=True)), timezone=zone)
+    candidate = Crontab(
+        **dict(zip(cron.FIELD_NAMES, fields, strict=True)), timezone=zone, day_match=day_match
+    )
+    # Also takes the "&" notation off the day of week into day_match.
     candidate.full_clean(validate_unique=False, validate_constraints=False)
     found = Crontab.objects.filter(
-        **{name: getattr(candidate, name) for name in cron.FIELD_NAMES},
+        **{name: getattr(candidate, name) for name in (*cron.FIELD_NAMES, "day_match")},
         timezone=candidate.zone_name,
     ).first()
     if found is not None:
@@ -168,7 +187,7 @@ def _task_values(declared: DeclaredTask) -> dict[str, Any]:
     """The managed field values the declaration asks for (model defaults where silent)."""
     values: dict[str, Any] = {}
     for name in MANAGED_FIELDS:
-        if name in ("crontab", "source"):
+        if name in ("crontab", "source") or name.startswith("interval_"):
             continue
         if name in declared.fields:
             values[name] = declared.fields[name]
@@ -178,6 +197,9 @@ def _task_values(declared: DeclaredTask) -> dict[str, Any]:
             values[name] = model_field.get_default()
     if "start_at" in declared.fields:
         values["start_at"] = declared.fields["start_at"]
+    values["interval_seconds"] = declared.every
+    values["interval_anchor"] = declared.anchor
+    values["interval_timezone"] = declared.timezone if declared.every is not None else "UTC"
     values["source"] = declared.source
     return values
 
@@ -185,6 +207,8 @@ def _task_values(declared: DeclaredTask) -> dict[str, Any]:
 def _readable(obj: PeriodicTask, name: str) -> Any:
     if name == "crontab":
         return str(obj.crontab) if obj.crontab_id else None
+    if name == "interval_timezone":
+        return str(getattr(obj.interval_timezone, "key", obj.interval_timezone))
     return plain(getattr(obj, name))
 
 

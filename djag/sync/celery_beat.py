@@ -1,4 +1,12 @@
-"""Converting django-celery-beat's tasks into djag's (``manage.py djag_import_celery_beat``)."""
+"""Converting django-celery-beat's tasks into djag's (``manage.py djag_import_celery_beat``).
+
+- a crontab becomes a djag crontab with the same fields in "both" day matching (Celery's
+  crontab fires on a day only when the day of month and the day of week both match);
+- an interval becomes an interval task of exactly as many seconds (7 seconds, 90 minutes,
+  3 days: nothing rounded), anchored where django-celery-beat counts from
+  (:func:`interval_anchor`);
+- a clocked time becomes a one-run crontab on that second; a solar schedule is refused.
+"""
 
 from __future__ import annotations
 
@@ -10,15 +18,14 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from djag.core.cron import DayMatch
+from djag.core.interval import IntervalError, interval_seconds
 from djag.models import PeriodicTask
 from djag.sync.apply import crontab_for
 from djag.sync.declared import error_lines
 from djag.text import utc_text
 
 ACTOR = "djag_import_celery_beat"
-
-#: Seconds per django-celery-beat IntervalSchedule period.
-PERIOD_SECONDS = {"days": 86400, "hours": 3600, "minutes": 60, "seconds": 1}
 
 
 class Refused(Exception):
@@ -32,32 +39,19 @@ class Outcome:
     detail: str
 
 
-def interval_cron(every: int, period: str) -> tuple[str, str, str, str, str, str]:
-    """The cron fields (seconds first, UTC) that fire every ``every`` ``period``.
+def interval_anchor(beat_task: Any, now: dt.datetime) -> dt.datetime:
+    """Where a django-celery-beat interval counts from, so that djag keeps its phase.
 
-    Only intervals that divide a minute, an hour or a day evenly have a cron form
-    (cron fires on the clock, an interval from its last run); others are Refused.
+    django-celery-beat runs an interval task ``every`` after its last run, or after the row
+    was last changed, or at its ``start_time`` first when it has one: the same instants.
     """
-    if period not in PERIOD_SECONDS:
-        raise Refused(f"interval period {period!r} is not supported (seconds at the finest)")
-    seconds = every * PERIOD_SECONDS[period]
-    if seconds <= 0:
-        raise Refused(f"interval of {every} {period} is not positive")
-    if seconds < 60 and 60 % seconds == 0:
-        return (f"*/{seconds}" if seconds > 1 else "*", "*", "*", "*", "*", "*")
-    minutes, rest = divmod(seconds, 60)
-    if not rest and minutes < 60 and 60 % minutes == 0:
-        return ("0", f"*/{minutes}" if minutes > 1 else "*", "*", "*", "*", "*")
-    hours, rest = divmod(seconds, 3600)
-    if not rest and hours < 24 and 24 % hours == 0:
-        return ("0", "0", f"*/{hours}" if hours > 1 else "*", "*", "*", "*")
-    if seconds == 86400:
-        return ("0", "0", "0", "*", "*", "*")
-    raise Refused(
-        f"every {every} {period} has no cron form: cron can only repeat every N seconds, "
-        "minutes or hours where N divides 60 (60 or 24 for hours), or once a day. "
-        "Give it a crontab in django-celery-beat (or create it in djag) instead."
-    )
+    if beat_task.last_run_at is not None:
+        anchor = beat_task.last_run_at
+    elif beat_task.start_time is not None:
+        anchor = beat_task.start_time
+    else:
+        anchor = beat_task.date_changed or now
+    return anchor.replace(microsecond=0)
 
 
 def _json(text: str | None, what: str, default: str) -> Any:
@@ -104,8 +98,15 @@ def convert(beat_task: Any, now: dt.datetime) -> PeriodicTask:
         )
         zone = str(getattr(schedule.timezone, "key", schedule.timezone))
     elif beat_task.interval_id:
-        line = interval_cron(beat_task.interval.every, beat_task.interval.period)
-        zone = "UTC"
+        try:
+            every = interval_seconds(beat_task.interval.every, beat_task.interval.period)
+        except IntervalError as exc:
+            raise Refused(f"its interval cannot be read: {exc.message}") from exc
+        anchor = interval_anchor(beat_task, now)
+        fields.update(interval_seconds=every, interval_anchor=anchor, interval_timezone="UTC")
+        if anchor > now:  # a future start_time: its first run is at the anchor itself
+            fields["start_at"] = anchor - dt.timedelta(seconds=1)
+        return PeriodicTask(**fields)
     elif beat_task.clocked_id:
         # One event: a crontab matching that second (UTC), bounded to one instant, one run.
         when = beat_task.clocked.clocked_time.astimezone(dt.UTC).replace(microsecond=0)
@@ -122,7 +123,9 @@ def convert(beat_task: Any, now: dt.datetime) -> PeriodicTask:
     else:
         raise Refused("it has no schedule (no crontab, interval, clocked or solar)")
     try:
-        fields["crontab"] = crontab_for(line, zone)
+        # Celery's crontab matches a day only when both day fields do ("both" day matching).
+        day_match = DayMatch.EITHER if beat_task.clocked_id else DayMatch.BOTH
+        fields["crontab"] = crontab_for(line, zone, day_match=day_match)
     except ValidationError as exc:
         raise Refused(
             f"its crontab {' '.join(line[1:])} ({zone}) is invalid: " + "; ".join(error_lines(exc))
@@ -155,5 +158,7 @@ def import_one(beat_task: Any, existing: set[str], now: dt.datetime) -> Outcome:
     except Exception as exc:  # a value no check foresaw: this task is refused, the rest go on
         return Outcome(beat_task.name, "refused", f"cannot be imported ({_error(exc)})")
     existing.add(task.name)
-    detail = f"{task.crontab}" + (", one run" if task.max_runs == 1 else "")
+    detail = f"{task.crontab or task.describe_schedule()}" + (
+        ", one run" if task.max_runs == 1 else ""
+    )
     return Outcome(task.name, "imported", detail + ("" if task.enabled else ", disabled"))

@@ -11,6 +11,12 @@ A declaration is a mapping::
         task: reports.tasks.build
         cron: "0 30 2 * * *"        # seconds first; a five-field line gets second 0
         after: [extract]            # or [{task: extract, future: false, require_success: true}]
+      - name: poll-feeds
+        task: feeds.tasks.poll
+        every: 6h                   # instead of cron: seconds, or 90s, 15m, 6h, 3 days
+        anchor: "2026-03-01T05:00"  # optional; a naive time is read in the task's timezone
+        exclude_weekdays: sat,sun   # also exclude_dates: [2026-12-24], holiday_calendar: US-NY
+        jitter_seconds: 30
 
 ``djag.sync.apply.sync`` writes through the ORM, so every change is validated by the models and
 logged to ScheduleChange; the caller wraps it in a transaction and rolls it back for
@@ -26,11 +32,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from djag.core.interval import IntervalError, parse_every
 from djag.models import PeriodicTask
 
 #: PeriodicTask fields a declaration may set, besides name, cron, timezone and after.
@@ -54,10 +62,14 @@ TASK_FIELDS = (
     "max_runs",
     "run_timeout_seconds",
     "description",
+    "exclude_dates",
+    "exclude_weekdays",
+    "holiday_calendar",
+    "jitter_seconds",
 )
 
 
-TASK_KEYS = frozenset({"name", "cron", "timezone", "after", *TASK_FIELDS})
+TASK_KEYS = frozenset({"name", "cron", "every", "anchor", "timezone", "after", *TASK_FIELDS})
 
 
 EDGE_KEYS = frozenset({"task", "future", "require_success"})
@@ -88,10 +100,12 @@ class DeclaredEdge:
 class DeclaredTask:
     name: str
     source: str
-    cron: tuple[str, str, str, str, str, str]
+    cron: tuple[str, str, str, str, str, str] | None  # None: an interval task
     timezone: str
     fields: dict[str, Any]  # the TASK_FIELDS the declaration sets
     after: list[DeclaredEdge] = field(default_factory=list)
+    every: int | None = None  # the interval in seconds, instead of cron
+    anchor: dt.datetime | None = None
 
 
 def load(spec: str) -> tuple[str, Any]:
@@ -142,6 +156,8 @@ def _load_file(path: Path, suffix: str) -> Any:
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise SyncError([f"{path}: not valid YAML: {exc}"]) from exc
+    except ValueError as exc:  # PyYAML's own date reading: "2026-02-30"
+        raise SyncError([f"{path}: a value is not valid: {exc}"]) from exc
 
 
 def parse(source: str, data: Any) -> list[DeclaredTask]:
@@ -187,19 +203,26 @@ def _parse_task(source: str, item: Any, default_zone: str) -> DeclaredTask:
         for key, value in item.items()
         if _holds_nul(value)
     ]
-    for key in ("name", "task", "cron"):
+    for key in ("name", "task"):
         if not isinstance(item.get(key), str) or not item[key].strip():
             errors.append(f"{key!r} is required (a text).")
     zone = item.get("timezone", default_zone)
     if not isinstance(zone, str):
         errors.append("timezone must be a zone name such as 'Europe/Paris'.")
     line: tuple[str, str, str, str, str, str] | None = None
-    if isinstance(item.get("cron"), str):
+    every, anchor = _interval(item, zone if isinstance(zone, str) else "UTC", errors)
+    if isinstance(item.get("cron"), str) and item["cron"].strip():
         try:
             line = cron_fields(item["cron"])
         except ValueError as exc:
             errors.append(f"cron: {exc}")
+    elif "every" not in item:
+        errors.append("'cron' (a text) or 'every' (an interval) is required.")
+    if "cron" in item and "every" in item:
+        errors.append("give 'cron' or 'every', not both.")
     fields: dict[str, Any] = {key: item[key] for key in TASK_FIELDS if key in item}
+    if isinstance(fields.get("exclude_dates"), list):
+        fields["exclude_dates"] = ", ".join(_date_text(day) for day in fields["exclude_dates"])
     for key in ("start_at", "end_at"):
         if key in fields and fields[key] is not None:
             try:
@@ -213,7 +236,6 @@ def _parse_task(source: str, item: Any, default_zone: str) -> DeclaredTask:
         errors.append(f"after: {exc}")
     if errors:
         raise SyncError(errors)
-    assert line is not None
     return DeclaredTask(
         name=item["name"].strip(),
         source=source,
@@ -221,6 +243,8 @@ def _parse_task(source: str, item: Any, default_zone: str) -> DeclaredTask:
         timezone=str(zone),
         fields=fields,
         after=after,
+        every=every,
+        anchor=anchor,
     )
 
 
@@ -239,6 +263,31 @@ def _holds_nul(value: Any) -> bool:
     return False
 
 
+def _interval(
+    item: Mapping[str, Any], zone: str, errors: list[str]
+) -> tuple[int | None, dt.datetime | None]:
+    """The declared ``every`` in seconds and ``anchor`` (a naive time is read in ``zone``)."""
+    every = anchor = None
+    if "every" in item:
+        try:
+            every = parse_every(item["every"])
+        except IntervalError as exc:
+            errors.append(exc.message)
+    if "anchor" in item:
+        if "every" not in item:
+            errors.append("anchor: an anchor belongs to an interval; declare 'every' too.")
+        try:
+            anchor = instant(item["anchor"], zone)
+        except ValueError as exc:
+            errors.append(f"anchor: {exc}")
+    return every, anchor
+
+
+def _date_text(day: Any) -> str:
+    """A listed date as text (YAML reads 2026-12-24 as a date; the model validates it)."""
+    return day.isoformat() if isinstance(day, dt.date) else str(day)
+
+
 def cron_fields(line: str) -> tuple[str, str, str, str, str, str]:
     """Six cron fields, seconds first, from a six-field line or a five-field one (second 0)."""
     parts = line.split()
@@ -253,8 +302,9 @@ def cron_fields(line: str) -> tuple[str, str, str, str, str, str]:
     return second, minute, hour, day_of_month, month_of_year, day_of_week
 
 
-def instant(value: Any) -> dt.datetime:
-    """An aware datetime from an ISO 8601 text or a datetime; naive = settings.TIME_ZONE."""
+def instant(value: Any, zone: str | None = None) -> dt.datetime:
+    """An aware datetime from an ISO 8601 text or a datetime; naive = in ``zone``, or
+    settings.TIME_ZONE."""
     if isinstance(value, dt.datetime):
         parsed: dt.datetime | None = value
     elif isinstance(value, str):
@@ -269,7 +319,10 @@ def instant(value: Any) -> dt.datetime:
             f"{value!r} is not a date and time; write ISO 8601, e.g. 2026-03-02T12:00Z"
         )
     if timezone.is_naive(parsed):
-        parsed = timezone.make_aware(parsed)
+        try:
+            parsed = timezone.make_aware(parsed, None if zone is None else ZoneInfo(zone))
+        except Exception as exc:  # an unknown zone: the task's timezone error says so
+            raise ValueError(f"unknown time zone {zone!r}") from exc
     return parsed
 
 

@@ -57,6 +57,8 @@ class FakeRun:
     task: str = ""
     message: tuple[list, dict, dict] | None = None
     error: str = ""
+    delay: int = 0
+    note: str = ""
 
 
 def task_row(task_id: int, crontab_id: int = 1, **fields: Any) -> TaskRow:
@@ -285,6 +287,8 @@ class FakeStore:
                 now,
                 now if new.skipped else None,
                 task=new.task,
+                delay=new.delay,
+                note=new.note,
             )
             self.runs[run.id] = run
             if not new.skipped:

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from djag.admin.fragments import next_fires
 from djag.models import PeriodicTask, ScheduleChange
-from djag.sync.celery_beat import Refused, interval_cron
+from djag.sync.celery_beat import import_one
 
 from .conftest import run, task
 
@@ -79,10 +79,11 @@ def test_imports_what_maps_and_refuses_the_rest(beat_rows: None) -> None:
     out = run("djag_import_celery_beat")
 
     names = set(PeriodicTask.objects.values_list("name", flat=True))
-    assert names == {"crontab", "every-15s", "every-20min", "once"}
+    assert names == {"crontab", "every-15s", "every-20min", "every-7min", "once"}
 
     cron_task = PeriodicTask.objects.get(name="crontab")
-    assert cron_task.crontab.line() == "0 30 4 * * mon-fri"
+    assert cron_task.crontab.line() == "0 30 4 * * &mon-fri"  # Celery ANDs the day fields
+    assert cron_task.crontab.day_match == "both"
     assert cron_task.crontab.zone_name == "Europe/Paris"
     assert (cron_task.args, cron_task.kwargs, cron_task.headers) == (
         [1, "a"],
@@ -98,15 +99,15 @@ def test_imports_what_maps_and_refuses_the_rest(beat_rows: None) -> None:
     assert cron_task.max_runs is None
 
     seconds = PeriodicTask.objects.get(name="every-15s")
-    assert seconds.crontab.line() == "*/15 * * * * *"
-    assert seconds.crontab.zone_name == "UTC"
+    assert (seconds.crontab, seconds.interval_seconds) == (None, 15)
     assert not seconds.enabled
     assert seconds.end_at == FUTURE  # celery-beat's "expires": no run after it
     assert seconds.expires_seconds is None
 
     one_off = PeriodicTask.objects.get(name="every-20min")
-    assert one_off.crontab.line() == "0 */20 * * * *"
+    assert one_off.interval_seconds == 20 * 60
     assert one_off.max_runs == 1
+    assert PeriodicTask.objects.get(name="every-7min").interval_seconds == 7 * 60
 
     once = PeriodicTask.objects.get(name="once")
     assert once.crontab.line() == "9 8 7 6 5 *"
@@ -116,11 +117,11 @@ def test_imports_what_maps_and_refuses_the_rest(beat_rows: None) -> None:
     first_fire = next_fires(once.crontab, 1, after=once.start_at)[0]
     assert first_fire.astimezone(dt.UTC) == once.end_at
 
-    assert "imported 'crontab': 0 30 4 * * mon-fri (Europe/Paris)" in out
-    assert "refused 'every-7min': every 7 minutes has no cron form" in out
+    assert "imported 'crontab': 0 30 4 * * &mon-fri (Europe/Paris)" in out
+    assert "imported 'every-7min': Every 7 minutes from " in out
     assert "refused 'sunrise': solar schedules" in out
     assert "refused 'bad-json': args is not valid JSON" in out
-    assert "4 imported, 0 skipped (already in djag), 3 refused, of 7" in out
+    assert "5 imported, 0 skipped (already in djag), 2 refused, of 7" in out
     assert set(ScheduleChange.objects.values_list("actor", flat=True)) == {
         "djag_import_celery_beat"
     }
@@ -131,9 +132,9 @@ def test_rerun_skips_existing_names_and_writes_nothing(beat_rows: None) -> None:
     changes = ScheduleChange.objects.count()
     out = run("djag_import_celery_beat")
     assert "skipped 'crontab': a djag task of this name exists" in out
-    assert "0 imported, 4 skipped (already in djag), 3 refused" in out
+    assert "0 imported, 5 skipped (already in djag), 2 refused" in out
     assert ScheduleChange.objects.count() == changes
-    assert PeriodicTask.objects.count() == 4
+    assert PeriodicTask.objects.count() == 5
 
 
 def test_an_existing_djag_task_is_never_overwritten() -> None:
@@ -149,7 +150,7 @@ def test_an_existing_djag_task_is_never_overwritten() -> None:
 def test_dry_run_writes_nothing(beat_rows: None) -> None:
     out = run("djag_import_celery_beat", dry_run=True)
     assert "would import 'crontab'" in out
-    assert "4 would import" in out
+    assert "5 would import" in out
     assert "Dry run: nothing was written." in out
     assert not PeriodicTask.objects.exists()
     assert not ScheduleChange.objects.exists()
@@ -157,7 +158,7 @@ def test_dry_run_writes_nothing(beat_rows: None) -> None:
 
 def test_strict_refusal_exits_non_zero_and_imports_nothing(beat_rows: None) -> None:
     message = import_error(strict=True)
-    assert "3 task(s) refused (--strict): nothing was imported." in message
+    assert "2 task(s) refused (--strict): nothing was imported." in message
     assert not PeriodicTask.objects.exists()
 
 
@@ -181,37 +182,37 @@ def test_expired_task_and_invalid_crontab_are_refused() -> None:
 
 
 @pytest.mark.parametrize(
-    ("every", "period", "line"),
+    ("every", "period", "seconds"),
     [
-        (1, "seconds", "* * * * * *"),
-        (30, "seconds", "*/30 * * * * *"),
-        (60, "seconds", "0 * * * * *"),
-        (120, "seconds", "0 */2 * * * *"),
-        (5, "minutes", "0 */5 * * * *"),
-        (60, "minutes", "0 0 * * * *"),
-        (6, "hours", "0 0 */6 * * *"),
-        (24, "hours", "0 0 0 * * *"),
-        (1, "days", "0 0 0 * * *"),
+        (7, "seconds", 7),
+        (90, "minutes", 5400),
+        (3, "days", 3 * 86400),
+        (5, "hours", 5 * 3600),
+        (1, "seconds", 1),
+        (3_000_000, "microseconds", 3),
     ],
 )
-def test_interval_cron(every: int, period: str, line: str) -> None:
-    assert " ".join(interval_cron(every, period)) == line
+def test_intervals_import_exactly(every: int, period: str, seconds: int) -> None:
+    """Every interval is kept to the second: none is refused or rounded to a cron step."""
+    beat_task("every", interval=interval(every, period))
+    assert "1 imported" in run("djag_import_celery_beat")
+    imported = PeriodicTask.objects.get(name="every")
+    assert (imported.crontab, imported.interval_seconds) == (None, seconds)
 
 
 @pytest.mark.parametrize(
     ("every", "period", "reason"),
     [
-        (7, "seconds", "has no cron form"),
-        (90, "seconds", "has no cron form"),
-        (5, "hours", "has no cron form"),
-        (2, "days", "has no cron form"),
-        (0, "minutes", "not positive"),
-        (5, "microseconds", "not supported"),
+        (0, "minutes", "every: 0 is not a whole number of at least 1"),
+        (1500, "microseconds", "is not a whole number of seconds"),
     ],
 )
-def test_interval_without_cron_form_is_refused(every: int, period: str, reason: str) -> None:
-    with pytest.raises(Refused, match=reason):
-        interval_cron(every, period)
+def test_an_interval_that_is_not_whole_seconds_is_refused(
+    every: int, period: str, reason: str
+) -> None:
+    outcome = import_one(beat_task("odd", interval=interval(every, period)), set(), timezone.now())
+    assert outcome.status == "refused"
+    assert reason in outcome.detail
 
 
 def test_without_django_celery_beat(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -195,13 +195,20 @@ def test_json_gives_local_and_utc_times():
     by_name = {entry["name"]: entry for entry in document["tasks"]}
     assert [entry["name"] for entry in document["tasks"]] == ["producer", "consumer"]
     assert by_name["producer"]["fires"] == [
-        {"local": "2026-03-02T13:00:00+00:00", "utc": "2026-03-02T13:00:00+00:00"}
+        {
+            "local": "2026-03-02T13:00:00+00:00",
+            "utc": "2026-03-02T13:00:00+00:00",
+            "delay_seconds": 0,
+        }
     ]
     assert by_name["consumer"] == {
         "name": "consumer",
         "task": "tests.append_line",
         "crontab": "0 30 9 * * *",
+        "interval": None,
         "timezone": "Europe/Paris",
+        "excludes": None,
+        "jitter_seconds": 0,
         "enabled": True,
         "after": ["producer"],
         "after_future": [],

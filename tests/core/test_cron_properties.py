@@ -213,6 +213,10 @@ def test_prev_at_or_before_and_next_after_agree(
     schedule = CronSchedule(fields, zone)
     t = moment + shift
     previous, following = schedule.prev_at_or_before(t), schedule.next_after(t)
+    # A wildcard schedule whose only wall times fall in a zone's spring-forward gap
+    # ("* 2 * 3 0L" in Stockholm) fires in the years before the zone kept DST and
+    # never after, as a cron daemon does: nothing to compare once it has stopped.
+    assume(previous is not None and following is not None)
     assert previous is not None
     assert following is not None
     assert previous <= t < following
