@@ -1,4 +1,9 @@
-"""The run ledger's pages: a read-only list with durations and, per task, a chart."""
+"""The run ledger's pages: a read-only list with durations and, per task, a chart.
+
+The list keeps to the columns read at a glance (task, state, trigger, when, duration,
+worker, error) so that they fit a 1280 px screen; the claim, send and finish times and
+the Celery task id are on the run's page. Every instant is shown with its seconds.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils.html import format_html
 
 from djag.admin.base import ReadOnlyAdmin
+from djag.admin.cells import cut_text, moment_field, state_badge
 from djag.admin.chart import duration_chart_svg, duration_points
 from djag.models import (
     PeriodicTask,
@@ -21,16 +27,13 @@ from djag.text import duration_text
 @admin.register(TaskRun)
 class TaskRunAdmin(ReadOnlyAdmin):
     list_display = (
-        "task_name",
-        "scheduled_for",
-        "trigger",
-        "state",
-        "coalesced_count",
-        "claimed_at",
-        "started_at",
-        "finished_at",
+        "task_column",
+        "state_column",
+        "trigger_column",
+        "scheduled_for_text",
+        "started_at_text",
         "duration_column",
-        "worker",
+        "worker_column",
         "short_error",
     )
     list_filter = (
@@ -43,13 +46,22 @@ class TaskRunAdmin(ReadOnlyAdmin):
     date_hierarchy = "claimed_at"
     fields = (
         ("periodic_task", "task_name", "task"),
-        ("trigger", "state", "coalesced_count"),
-        "scheduled_for",
-        ("claimed_at", "sent_at"),
-        ("started_at", "finished_at", "duration_column"),
+        ("trigger", "state_column", "coalesced_count"),
+        "scheduled_for_text",
+        ("claimed_at_text", "sent_at_text"),
+        ("started_at_text", "finished_at_text", "duration_column"),
         ("celery_task_id", "worker"),
         "error_block",
     )
+
+    class Media:
+        css = {"all": ("djag/admin.css",)}
+
+    scheduled_for_text = moment_field("scheduled_for", "scheduled for")
+    claimed_at_text = moment_field("claimed_at", "claimed")
+    sent_at_text = moment_field("sent_at", "sent")
+    started_at_text = moment_field("started_at", "started")
+    finished_at_text = moment_field("finished_at", "finished")
 
     def get_queryset(self, request: HttpRequest) -> models.QuerySet[TaskRun]:
         return (
@@ -63,13 +75,31 @@ class TaskRunAdmin(ReadOnlyAdmin):
             )
         )
 
+    @admin.display(description="task", ordering="task_name")
+    def task_column(self, obj: TaskRun) -> str:
+        return cut_text(obj.task_name, 40)
+
+    @admin.display(description="state", ordering="state")
+    def state_column(self, obj: TaskRun) -> str:
+        return state_badge(obj.state)
+
+    @admin.display(description="trigger", ordering="trigger")
+    def trigger_column(self, obj: TaskRun) -> str:
+        """The trigger, with how many events the row stands for when more than one."""
+        trigger = obj.get_trigger_display()
+        return f"{trigger} \u00d7{obj.coalesced_count}" if obj.coalesced_count > 1 else trigger
+
+    @admin.display(description="worker", ordering="worker")
+    def worker_column(self, obj: TaskRun) -> str:
+        return cut_text(obj.worker, 24) or "-"
+
     @admin.display(description="duration", ordering="run_duration")
     def duration_column(self, obj: TaskRun) -> str:
         return "-" if obj.duration is None else duration_text(obj.duration.total_seconds())
 
     @admin.display(description="error")
     def short_error(self, obj: TaskRun) -> str:
-        return obj.error[:100]
+        return cut_text(obj.error, 60)
 
     @admin.display(description="error")
     def error_block(self, obj: TaskRun) -> str:

@@ -7,11 +7,14 @@ from typing import Any
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import ValidationError
+from django.db import models
 from django.http import HttpRequest, JsonResponse
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html, format_html_join
 
 from djag.admin.base import AttributedChangesMixin
+from djag.admin.cells import cut_text
 from djag.admin.fragments import (
     RECENT_RUNS,
     change_history_html,
@@ -32,7 +35,13 @@ from djag.models import (
     TaskDependency,
 )
 from djag.store.compile import Problem
-from djag.text import zoned_text
+from djag.text import local_text, zoned_text
+
+#: The dependency column names at most this many dependees, then "and N more".
+DEPENDEES_SHOWN = 5
+#: The "by source" filter's value for the tasks made in the admin (no source file or
+#: module is named "-").
+EDITED_HERE = "-"
 
 
 class DependencyInline(admin.TabularInline):
@@ -45,15 +54,46 @@ class DependencyInline(admin.TabularInline):
     verbose_name_plural = "dependencies (this task runs after)"
 
 
-class WaitingChangeList(ChangeList):
-    """Works out, for the tasks of the page only, which are waiting on a dependency."""
+class TaskChangeList(ChangeList):
+    """Reads, for the tasks of the page only, their dependencies and which of them wait."""
 
     def get_results(self, request: HttpRequest) -> None:
         super().get_results(request)
         tasks = list(self.result_list)
-        found = status.waiting([task.pk for task in tasks], timezone.now())
+        ids = [task.pk for task in tasks]
+        found = status.waiting(ids, timezone.now())
+        edges: dict[int, list[tuple[str, bool, bool]]] = {}
+        for depender, name, future, require_success in (
+            TaskDependency.objects.filter(depender__in=ids)
+            .order_by("dependee__name")
+            .values_list("depender_id", "dependee__name", "future_depends", "require_success")
+        ):
+            edges.setdefault(depender, []).append((name, future, require_success))
         for task in tasks:
             task.waiting_status = found.get(task.pk)
+            task.dependee_edges = edges.get(task.pk, [])
+
+
+class SourceFilter(admin.SimpleListFilter):
+    """The schedule files and modules tasks are declared in (djag_sync), and the admin."""
+
+    title = "source"
+    parameter_name = "source"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        sources = (
+            PeriodicTask.objects.exclude(source="")
+            .values_list("source", flat=True)
+            .distinct()
+            .order_by("source")
+        )
+        return [(EDITED_HERE, "edited here"), *((source, source) for source in sources)]
+
+    def queryset(self, request: HttpRequest, queryset: models.QuerySet) -> models.QuerySet:
+        value = self.value()
+        if value is None:
+            return queryset
+        return queryset.filter(source="" if value == EDITED_HERE else value)
 
 
 @admin.register(PeriodicTask)
@@ -66,11 +106,12 @@ class PeriodicTaskAdmin(AttributedChangesMixin, TaskActionsMixin):
         "schedule_text",
         "enabled",
         "misfire_policy",
-        "in_code",
-        "waiting_for",
+        "dependencies_column",
+        "waiting_column",
+        "source_column",
         "problem_flag",
     )
-    list_filter = ("enabled", "misfire_policy", "task", "source")
+    list_filter = ("enabled", "misfire_policy", "task", SourceFilter)
     search_fields = ("name", "task", "description")
     autocomplete_fields = ("crontab",)
     list_select_related = ("crontab",)
@@ -189,7 +230,8 @@ class PeriodicTaskAdmin(AttributedChangesMixin, TaskActionsMixin):
     def cron_preview_view(self, request: HttpRequest) -> JsonResponse:
         """``cron-preview/?line=...&timezone=...``: the readable text of a cron line and its
         next five fire times in the zone, or the error that the form would show."""
-        if not self.has_view_permission(request):
+        # The crontab form previews its line here too.
+        if not (self.has_view_permission(request) or request.user.has_perm("djag.view_crontab")):
             return JsonResponse({"text": "", "next": [], "error": "Permission denied."}, status=403)
         line = request.GET.get("line", "").strip()
         zone = request.GET.get("timezone", "").strip() or "UTC"
@@ -221,9 +263,55 @@ class PeriodicTaskAdmin(AttributedChangesMixin, TaskActionsMixin):
             )
 
     def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
-        return WaitingChangeList
+        return TaskChangeList
+
+    class Media:
+        css = {"all": ("djag/admin.css",)}
 
     @admin.display(description="dependencies")
+    def dependencies_column(self, obj: PeriodicTask) -> str:
+        """The task's dependees; a future edge and one that takes any result are marked."""
+        edges = getattr(obj, "dependee_edges", [])
+        if not edges:
+            return "-"
+        shown = format_html_join(
+            ", ",
+            "{}{}",
+            (
+                (
+                    name,
+                    format_html(
+                        ' <em class="djag-edge-kind">({})</em>',
+                        ", ".join(
+                            kind
+                            for kind, marked in (("future", future), ("any result", not success))
+                            if marked
+                        ),
+                    )
+                    if future or not success
+                    else "",
+                )
+                for name, future, success in edges[:DEPENDEES_SHOWN]
+            ),
+        )
+        more = len(edges) - DEPENDEES_SHOWN
+        return format_html("after {}{}", shown, f" and {more} more" if more > 0 else "")
+
+    @admin.display(description="waiting")
+    def waiting_column(self, obj: PeriodicTask) -> str:
+        """Which dependees hold the task's due event back, since when; the why on hover."""
+        found = getattr(obj, "waiting_status", None)
+        if found is None:
+            return "-"
+        names = ", ".join(blocker.dependee for blocker in found.blockers)
+        return format_html(
+            '<span class="djag-waiting" title="{}">for {} since {}</span>',
+            str(found),
+            cut_text(names, 60),
+            local_text(found.since),
+        )
+
+    @admin.display(description="waiting")
     def waiting_for(self, obj: PeriodicTask) -> str:
         if obj.pk is None:
             return "-"
@@ -233,10 +321,17 @@ class PeriodicTaskAdmin(AttributedChangesMixin, TaskActionsMixin):
             found = status.waiting([obj.pk], timezone.now()).get(obj.pk)
         return str(found) if found is not None else "-"
 
-    @admin.display(description="in code", boolean=True)
-    def in_code(self, obj: PeriodicTask) -> bool:
-        """Declared in a schedule file (djag_sync): edits here are overwritten by the next sync."""
-        return bool(obj.source)
+    @admin.display(description="source", ordering="source")
+    def source_column(self, obj: PeriodicTask) -> str:
+        """ "code" for a task declared in a schedule file or module (djag_sync), whose edits
+        here the next sync overwrites; nothing for a task made here."""
+        if not obj.source:
+            return ""
+        return format_html(
+            '<span class="djag-badge djag-source-code" title="declared in {}; edits made here are'
+            ' overwritten by the next djag_sync">code</span>',
+            obj.source,
+        )
 
     @admin.display(description="problem", boolean=False)
     def problem_flag(self, obj: PeriodicTask) -> str:
