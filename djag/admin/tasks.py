@@ -208,15 +208,21 @@ class PeriodicTaskAdmin(AttributedChangesMixin, TaskActionsMixin):
     def get_urls(self) -> list[Any]:
         from django.urls import path
 
-        from djag.admin.dag import view_for
+        from djag.admin.dag import views_for
 
-        dag = path("dag/", self.admin_site.admin_view(view_for(self)), name="djag_periodictask_dag")
+        dag_view, dag_state_view = views_for(self)
+        dag = path("dag/", self.admin_site.admin_view(dag_view), name="djag_periodictask_dag")
+        dag_state = path(
+            "dag/state/",
+            self.admin_site.admin_view(dag_state_view),
+            name="djag_periodictask_dag_state",
+        )
         preview = path(
             "cron-preview/",
             self.admin_site.admin_view(self.cron_preview_view),
             name="djag_periodictask_cron_preview",
         )
-        return [dag, preview, *super().get_urls()]
+        return [dag, dag_state, preview, *super().get_urls()]
 
     # -- the form: a cron line with its live preview, task name suggestions ------------------
 
