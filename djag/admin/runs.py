@@ -1,8 +1,9 @@
 """The run ledger's pages: a read-only list with durations and, per task, a chart.
 
-The list keeps to the columns read at a glance (task, state, trigger, when, duration,
-worker, error) so that they fit a 1280 px screen; the claim, send and finish times and
-the Celery task id are on the run's page. Every instant is shown with its seconds.
+The list keeps to the columns read at a glance (task, state, trigger, scheduled instant,
+duration, worker, error) so that they fit a 1280 px screen with the admin's navigation
+open; the claim, send, start and finish times and the Celery task id are on the run's
+page. Every instant is shown with its seconds.
 """
 
 from __future__ import annotations
@@ -31,7 +32,6 @@ class TaskRunAdmin(ReadOnlyAdmin):
         "state_column",
         "trigger_column",
         "scheduled_for_text",
-        "started_at_text",
         "duration_column",
         "worker_column",
         "short_error",

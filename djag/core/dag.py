@@ -223,9 +223,7 @@ def deadlocked_cycles(
 # --- parts of a large graph (the admin's DAG page) --------------------------------------------
 
 
-def connected_groups(
-    nodes: Iterable[Node], edges: Iterable[tuple[Node, Node]]
-) -> list[list[Node]]:
+def connected_groups(nodes: Iterable[Node], edges: Iterable[tuple[Node, Node]]) -> list[list[Node]]:
     """The weakly connected components: tasks linked by edges of any kind, in either direction.
 
     Each group keeps the order of ``nodes``; groups come largest first, ties in the order of
@@ -251,9 +249,7 @@ def connected_groups(
     return sorted(groups.values(), key=lambda group: (-len(group), position[group[0]]))
 
 
-def neighbourhood(
-    edges: Iterable[tuple[Node, Node]], start: Node, depth: int
-) -> dict[Node, int]:
+def neighbourhood(edges: Iterable[tuple[Node, Node]], start: Node, depth: int) -> dict[Node, int]:
     """The nodes at most ``depth`` edges from ``start`` (either direction), with their distance."""
     linked: dict[Node, list[Node]] = {}
     for depender, dependee in edges:
