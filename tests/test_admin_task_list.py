@@ -151,3 +151,23 @@ def test_the_list_costs_the_same_queries_for_more_dependencies(
     for number in range(10):
         TaskDependency.objects.create(depender=make_task(name=f"more-{number}"), dependee=first)
     assert queries() == few
+
+
+def test_the_task_page_and_the_logs_show_instants_with_seconds(
+    admin_client: Client, make_task: MakeTask
+) -> None:
+    task = make_task(name="a")
+    PeriodicTask.objects.filter(pk=task.pk).update(
+        resume_at=T0 + dt.timedelta(seconds=7), problem="x", problem_at=T0
+    )
+    page = admin_client.get(reverse("admin:djag_periodictask_change", args=[task.pk]))
+    html = re.sub(r"<[^>]+>", "", page.content.decode())
+    assert "2026-03-02 12:00:07" in html
+    assert "2026-03-02 12:00:00" in html
+
+    changes = admin_client.get(reverse("admin:djag_schedulechange_changelist")).content.decode()
+    assert re.search(
+        r'class="field-at_text">(<a [^>]*>)?<span class="djag-day">\d{4}-\d\d-\d\d</span> '
+        r'<span class="djag-time">\d\d:\d\d:\d\d</span>',
+        changes,
+    )

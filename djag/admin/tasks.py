@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from djag.admin.base import AttributedChangesMixin
-from djag.admin.cells import cut_text
+from djag.admin.cells import cut_text, moment_field
 from djag.admin.fragments import (
     RECENT_RUNS,
     change_history_html,
@@ -130,12 +130,12 @@ class PeriodicTaskAdmin(AttributedChangesMixin, TaskActionsMixin):
         "schedule_text",
         "next_fires",
         "waiting_for",
-        "resume_at",
-        "last_event_at",
+        "resume_at_text",
+        "last_event_at_text",
         "problem",
-        "problem_at",
+        "problem_at_text",
         "source",
-        "created_at",
+        "created_at_text",
     )
     fieldsets = (
         (None, {"fields": ("name", "task", "enabled", "waiting_for", "description")}),
@@ -186,16 +186,21 @@ class PeriodicTaskAdmin(AttributedChangesMixin, TaskActionsMixin):
             {
                 "classes": ("collapse",),
                 "fields": (
-                    "resume_at",
-                    "last_event_at",
+                    "resume_at_text",
+                    "last_event_at_text",
                     "problem",
-                    "problem_at",
+                    "problem_at_text",
                     "source",
-                    "created_at",
+                    "created_at_text",
                 ),
             },
         ),
     )
+
+    resume_at_text = moment_field("resume_at", "resume at")
+    last_event_at_text = moment_field("last_event_at", "last event at")
+    problem_at_text = moment_field("problem_at", "problem at")
+    created_at_text = moment_field("created_at", "created at")
 
     @admin.display(description="schedule")
     def schedule_text(self, obj: PeriodicTask) -> str:

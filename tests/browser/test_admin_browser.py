@@ -57,7 +57,6 @@ def test_add_a_task_with_a_cron_line_and_its_live_preview(page: Any) -> None:
     sync_api.expect(page.locator(".messagelist .success")).to_contain_text("browser-report")
     sync_api.expect(page.locator("#result_list")).to_contain_text("browser-report")
     sync_api.expect(page.locator("#result_list")).to_contain_text("05:30")
-    shot(page, "admin-task-list")
     crontab = PeriodicTask.objects.get(name="browser-report").crontab
     assert (crontab.line(), crontab.zone_name) == ("0 30 5 * * 1-5", "Europe/Paris")
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import statistics
 import time
 from typing import Any
 
@@ -29,6 +30,8 @@ pytestmark = [
     pytest.mark.timeout(60),
 ]
 expect = sync_api.expect
+#: How many times the 10,000-task test loads each page, for its median and worst case.
+TIMED_RUNS = 5
 
 
 def right_edges(page: Any, selector: str) -> dict[str, float]:
@@ -205,28 +208,75 @@ def test_ten_thousand_tasks_draw_the_group_asked_for(page: Any, console: list[st
         TaskDependency(depender=tasks[n], dependee=tasks[n - 1]) for n in range(10_000) if n % 10
     )
 
-    began = time.monotonic()
+    overview, group = [], []
+    for _ in range(TIMED_RUNS):
+        began = time.monotonic()
+        page.goto("/admin/djag/periodictask/dag/")
+        expect(page.locator(".djag-dag-too-many")).to_contain_text("10000 tasks")
+        expect(page.locator(".djag-dag-groups")).to_contain_text("1000 groups of tasks")
+        overview.append(time.monotonic() - began)
+        began = time.monotonic()
+        page.locator(".djag-dag-groups a").first.click()
+        page.wait_for_function(
+            "() => { const c = document.getElementById('djag-dag');"
+            " return c && c._cyreg && c._cyreg.cy.nodes().length === 10; }"
+        )
+        group.append(time.monotonic() - began)
     page.goto("/admin/djag/periodictask/dag/")
-    expect(page.locator(".djag-dag-too-many")).to_contain_text("10000 tasks")
-    expect(page.locator(".djag-dag-groups")).to_contain_text("1000 groups of tasks")
-    overview_seconds = time.monotonic() - began
     shot(page, "admin-dag-10000")
 
     page.fill("#djag-dag-q", "job-04242")
     page.press("#djag-dag-q", "Enter")
     expect(page.locator(".djag-dag-summary")).to_contain_text("1 task, 0 dependencies")
-    page.goto("/admin/djag/periodictask/dag/")
-    began = time.monotonic()
-    page.locator(".djag-dag-groups a").first.click()
-    page.wait_for_function(
-        "() => { const c = document.getElementById('djag-dag');"
-        " return c && c._cyreg && c._cyreg.cy.nodes().length === 10; }"
-    )
-    group_seconds = time.monotonic() - began
     page.goto(f"/admin/djag/periodictask/dag/?around={tasks[4242].pk}&depth=2")
     page.wait_for_function(
         "() => { const c = document.getElementById('djag-dag');"
         " return c && c._cyreg && c._cyreg.cy.nodes().length === 5; }"
     )
-    print(f"10,000 tasks: overview {overview_seconds:.2f} s, a group drawn {group_seconds:.2f} s")
+    # Figures for docs/admin.md, printed (run with -s), never asserted.
+    for what, seconds in (("choice page", overview), ("a group drawn", group)):
+        print(
+            f"10,000 tasks, {what}: median {statistics.median(seconds):.2f} s,"
+            f" worst {max(seconds):.2f} s over {len(seconds)} loads"
+        )
     assert console == []
+
+
+def test_the_other_pages_at_1280_px(page: Any) -> None:
+    """The task page (recent runs, history), the logs and the dependency list, for the docs."""
+    crontab = Crontab.objects.create(
+        minute="5", hour="5", day_of_week="1-5", timezone="Europe/Paris"
+    )
+    extract = make_task("extract", crontab, source="schedules.yaml")
+    load = make_task("load", crontab)
+    TaskDependency.objects.create(depender=load, dependee=extract)
+    TaskDependency.objects.create(depender=extract, dependee=load, future_depends=True)
+    now = timezone.now()
+    for number, state in enumerate(("success", "failure", "success")):
+        TaskRun.objects.create(
+            periodic_task=load,
+            task_name="load",
+            task=load.task,
+            trigger="schedule",
+            state=state,
+            scheduled_for=now - dt.timedelta(days=3 - number),
+            claimed_at=now - dt.timedelta(days=3 - number),
+            started_at=now - dt.timedelta(days=3 - number),
+            finished_at=now - dt.timedelta(days=3 - number) + dt.timedelta(seconds=42),
+            worker="celery@worker-1",
+            error="" if state == "success" else "KeyError: 'sku'",
+        )
+    PeriodicTask.objects.filter(pk=load.pk).update(description="Loads the night's extract.")
+
+    for path, name in (
+        ("/admin/djag/periodictask/", "admin-task-list"),
+        (f"/admin/djag/periodictask/{load.pk}/change/", "admin-task-page"),
+        ("/admin/djag/taskdependency/", "admin-dependency-list"),
+        ("/admin/djag/schedulechange/", "admin-schedule-changes"),
+    ):
+        page.goto(path)
+        expect(page.locator("#content")).to_be_visible()
+        assert page.evaluate("document.documentElement.scrollWidth") <= WIDTH, path
+        shot(page, name, full_page=name == "admin-task-page")
+    page.goto("/admin/djag/periodictask/")
+    expect(page.locator("td.field-dependencies_column").first).to_be_visible()

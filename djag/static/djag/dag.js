@@ -13,7 +13,7 @@
   var FONT_SIZE = 11;
   var FONT_FAMILY = "Helvetica, Arial, sans-serif";
   var LINE_HEIGHT = Math.round(FONT_SIZE * 1.35);
-  var PADDING = 8;
+  var PADDING = 10;
 
   var measurer = document.createElement("canvas").getContext("2d");
   measurer.font = FONT_SIZE + "px " + FONT_FAMILY;
@@ -28,7 +28,8 @@
     lines.forEach(function (line) {
       widest = Math.max(widest, measurer.measureText(line).width);
     });
-    return {w: Math.ceil(widest) + 2 * PADDING, h: lines.length * LINE_HEIGHT + 2 * PADDING};
+    // A little more than measured: Cytoscape's canvas may render the font a bit wider.
+    return {w: Math.ceil(widest * 1.08) + 2 * PADDING, h: lines.length * LINE_HEIGHT + 2 * PADDING};
   }
 
   function nodeData(node, colours) {
