@@ -288,3 +288,10 @@ def test_too_many_name_matches_are_listed_with_their_scopes(
 
 def test_the_limit_is_five_hundred() -> None:
     assert dag_view.MAX_NODES == 500
+
+
+def test_scope_query_strings_keep_what_they_are_asked_to() -> None:
+    scope = dag_view.Scope(q="x", around=3, depth=2)
+    assert scope.query() == "q=x&around=3&depth=2"
+    assert scope.query(component=None, around=None) == "q=x"
+    assert dag_view.Scope(component=7).query() == "component=7"

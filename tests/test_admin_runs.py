@@ -94,7 +94,8 @@ def test_the_run_page_shows_every_instant_with_seconds(
         finished_at=T0 + dt.timedelta(seconds=9),
     )
 
-    html = admin_client.get(reverse("admin:djag_taskrun_change", args=[run.pk])).content.decode()
+    page = admin_client.get(reverse("admin:djag_taskrun_change", args=[run.pk])).content.decode()
+    html = re.sub(r"<[^>]+>", "", page)
 
     for second in ("05", "06", "07", "08", "14"):
         assert f"2026-03-02 12:00:{second}" in html

@@ -73,9 +73,9 @@ class Scope:
 
     def query(self, **changes: Any) -> str:
         """This scope's query string, with ``changes`` (a value of None drops the key)."""
-        values: dict[str, Any] = {"q": self.q, "component": self.component}
-        values.update(around=self.around, depth=self.depth if self.around else None)
+        values: dict[str, Any] = {"q": self.q, "component": self.component, "around": self.around}
         values.update(changes)
+        values["depth"] = self.depth if values["around"] else None
         return urlencode({key: value for key, value in values.items() if value not in ("", None)})
 
 
@@ -120,7 +120,7 @@ def select(scope: Scope) -> Selection:
         reach = parts.around(scope.around, depth)
         while len(reach) > MAX_NODES and depth > 1:
             depth -= 1
-            reach = parts.around(scope.around, depth)
+            reach = {task: distance for task, distance in reach.items() if distance <= depth}
         if depth < scope.depth:
             selection.notes.append(
                 f"Within {scope.depth} dependencies of {anchor_name} there are too many tasks"
