@@ -101,7 +101,7 @@ def test_neither_line_nor_crontab_is_reported_on_the_line(admin_client: Client) 
     [
         ("* * *", "got 3"),
         ("0 0 0 * * * 2030", "year field is not supported"),
-        ("@daily", "@daily is not supported"),
+        ("@reboot", "@reboot is not a time"),
         ("61 * * * * *", "second"),
         ("0 0 25 * * *", "hour"),
         ("0 0 0 * * funday", "day_of_week"),

@@ -52,7 +52,7 @@ def test_a_crontab_is_added_from_one_line(
         ("75 * * * * *", "75 is out of range 0-59"),
         ("0 */x * * * *", "minute: "),
         ("", "This field is required."),
-        ("0 0 0 15W * *", "W (nearest weekday) is not supported"),
+        ("0 0 0 W15 * *", "W follows a single day"),
         ("0 0 0 * smarch *", "is not a month name"),
         ("0 0 0 * * mon#9", "the number after # must be 1-5"),
         ("0 0 * *", "fields"),

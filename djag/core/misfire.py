@@ -18,7 +18,9 @@ from djag.core.vocab import Policy, Trigger
 
 
 class Schedule(Protocol):
-    """What the policies need of a schedule (``djag.core.cron.CronSchedule`` has it)."""
+    """What the policies need of a schedule: ``djag.core.cron.CronSchedule``,
+    ``djag.core.interval.IntervalSchedule`` and ``djag.core.exclusions.ExcludingSchedule``
+    have it."""
 
     def events(self, after: int, until: int) -> Iterator[int]: ...
     def count(self, after: int, until: int) -> int: ...
@@ -40,6 +42,8 @@ class Run:
     scheduled_for: int
     trigger: Trigger
     coalesced_count: int = 1
+    # Seconds after scheduled_for at which the run is released (djag.core.jitter); 0 without.
+    delay: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,13 +52,16 @@ class Skip:
 
     scheduled_for: int
     count: int
+    reason: str = ""  # why, when it is not the misfire policy: "excluded: 2026-12-25 (...)"
 
 
 @dataclass(frozen=True, slots=True)
 class Resolution:
     runs: tuple[Run, ...]
     skipped: Skip | None
-    handled_through: int  # the newest pending event: the task's new last handled event
+    handled_through: int  # the newest handled event: the task's new last handled event
+    # Events on excluded dates (djag.core.exclusions), one record per date, oldest first.
+    excluded: tuple[Skip, ...] = ()
 
 
 def pending_events(schedule: Schedule, after: int, until: int, first: int) -> Pending | None:

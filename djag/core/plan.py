@@ -4,17 +4,49 @@ Every scheduling decision of beat is made here, from plain data and an injected
 ``now`` (UTC epoch seconds), so it can be tested with a simulated clock. The
 shell (``djag.scheduler``) asks :func:`decide` when a task is due or when
 something it waits for has changed, and carries the decision out.
+
+A task's schedule is any :class:`Schedule`: a ``djag.core.cron.CronSchedule``, a
+``djag.core.interval.IntervalSchedule``, or either wrapped in a
+``djag.core.exclusions.ExcludingSchedule``. Two optional features change what a
+decision holds:
+
+- exclusions: the events on excluded dates are not pending; each decision reports
+  those it passed over in ``resolution.excluded`` (one ``Skip`` per date, with its
+  reason), to be written as skipped ledger rows, and ``next_due`` includes the end
+  of each excluded date so that they are recorded when the date is over;
+- jitter (``TaskSpec.jitter``): an event is released at ``slot + delay``
+  (``djag.core.jitter``); until then it is not pending and ``next_due`` is its
+  release; each ``Run`` carries its ``delay`` for the ledger, while its
+  ``scheduled_for`` stays the slot. The misfire policy's "on time" test measures
+  from the release: a run released 40 s late by jitter is on time.
+
+For the shell: ``decide(spec, progress, blockers, now)`` is the decision;
+``next_due(spec, after)`` is when to decide a task next when nothing is pending
+(use it, rather than ``next_event``, to put a freshly loaded task on the heap:
+it includes jitter and the ends of excluded dates); ``next_event(spec, after)``
+is the next event that runs (what the admin shows as the next run);
+``delay_of(spec, slot)`` is the jitter of one slot.
 """
 
 from __future__ import annotations
 
 import enum
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from djag.core.dag import Edge
-from djag.core.misfire import Pending, Policy, Resolution, events_needed, pending_events, resolve
+from djag.core.exclusions import ExcludingSchedule
+from djag.core.jitter import Jitter
+from djag.core.misfire import (
+    Pending,
+    Policy,
+    Resolution,
+    Skip,
+    events_needed,
+    pending_events,
+    resolve,
+)
 from djag.core.misfire import Schedule as PolicySchedule
 
 
@@ -41,6 +73,7 @@ class TaskSpec:
     start_at: int = 0  # no event at or before this instant
     resume_at: int | None = None  # no event at or before this instant (enable, edit, pause)
     end_at: int | None = None  # no event after this instant
+    jitter: Jitter | None = None  # release each event up to jitter.seconds after it
 
     @property
     def not_before(self) -> int:
@@ -89,6 +122,37 @@ def free_slots(spec: TaskSpec, progress: Progress) -> int:
     return slots
 
 
+def delay_of(spec: TaskSpec, slot: int) -> int:
+    """The jitter of the event at ``slot`` (0 without jitter)."""
+    if spec.jitter is None or spec.jitter.seconds == 0:
+        return 0
+    # The gap to the next event, excluded ones included: a run is released before the next
+    # event of any kind, so a date's excluded events are not split across decisions.
+    schedule = spec.schedule
+    following = schedule.base if isinstance(schedule, ExcludingSchedule) else schedule
+    return spec.jitter.delay(slot, following.next_after(slot))
+
+
+def next_due(spec: TaskSpec, after: int) -> int | None:
+    """When to decide next, with nothing pending after ``after``.
+
+    The release of the next event (the event itself without jitter), or the end of the
+    next excluded date if that comes first, so that its events are recorded then.
+    """
+    event = next_event(spec, after)
+    due = None if event is None else event + delay_of(spec, event)
+    schedule = spec.schedule
+    if isinstance(schedule, ExcludingSchedule):
+        start = max(after, spec.not_before)
+        record = schedule.excluded_day_end_after(start)
+        if record is not None and spec.end_at is not None and record > spec.end_at:
+            last = schedule.base.prev_at_or_before(spec.end_at)
+            record = last if last is not None and last > start else None
+        if record is not None and (due is None or record < due):
+            due = record
+    return due
+
+
 def decide(spec: TaskSpec, progress: Progress, blockers: Sequence[Edge], now: int) -> Decision:
     """Decide what the task does now.
 
@@ -100,11 +164,23 @@ def decide(spec: TaskSpec, progress: Progress, blockers: Sequence[Edge], now: in
     if spec.max_runs is not None and progress.scheduled_runs >= spec.max_runs:
         return Decision(exhausted=True)
     until = now if spec.end_at is None else min(now, spec.end_at)
+    held = None  # the release of the newest event, when jitter holds it back
+    if spec.jitter is not None and spec.jitter.seconds:
+        # Delays stay below the gap to the next event, so only the newest can be held back.
+        newest = spec.schedule.prev_at_or_before(until)
+        if newest is not None and newest > after and newest + delay_of(spec, newest) > now:
+            held, until = newest + delay_of(spec, newest), newest - 1
+    excluded = _excluded(spec.schedule, after, until)
     slots = free_slots(spec, progress)
     first = events_needed(spec.policy, spec.max_catchup, max(slots, 1))
     pending = pending_events(spec.schedule, after, until, first)
     if pending is None:
-        return Decision(next_due=next_event(spec, max(after, until)))
+        due = held if held is not None else next_due(spec, max(after, until))
+        if not excluded:
+            return Decision(next_due=due)
+        return Decision(
+            resolution=Resolution((), None, excluded[-1].scheduled_for, excluded), next_due=due
+        )
     if blockers:
         return Decision(waiting=Waiting.DEPENDENCIES, blockers=tuple(blockers), pending=pending)
     if slots < 1:
@@ -115,12 +191,25 @@ def decide(spec: TaskSpec, progress: Progress, blockers: Sequence[Edge], now: in
         grace_seconds=spec.grace_seconds,
         max_catchup=spec.max_catchup,
         slots=slots,
-        now=now,
+        now=now - delay_of(spec, pending.newest),  # on time means on time after its release
+    )
+    resolution = replace(
+        resolution,
+        runs=tuple(
+            replace(run, delay=delay_of(spec, run.scheduled_for)) for run in resolution.runs
+        ),
+        excluded=excluded,
+        handled_through=max(
+            [resolution.handled_through, *(skip.scheduled_for for skip in excluded)]
+        ),
     )
     runs_after = progress.scheduled_runs + len(resolution.runs)
     exhausted = spec.max_runs is not None and runs_after >= spec.max_runs
-    return Decision(
-        resolution=resolution,
-        next_due=None if exhausted else next_event(spec, until),
-        exhausted=exhausted,
-    )
+    due = held if held is not None else next_due(spec, until)
+    return Decision(resolution=resolution, next_due=None if exhausted else due, exhausted=exhausted)
+
+
+def _excluded(schedule: Schedule, after: int, until: int) -> tuple[Skip, ...]:
+    if not isinstance(schedule, ExcludingSchedule) or until <= after:
+        return ()
+    return schedule.excluded(after, until)

@@ -112,7 +112,7 @@ class Crontab(TrackedModel):
         try:
             cron.parse_cron(*self.raw_fields())
             text = get_description(self.line(), options=_DESCRIPTION_OPTIONS)
-        except Exception:  # cron-descriptor cannot read every form croniter accepts
+        except Exception:  # cron-descriptor cannot read every form djag accepts
             text = self.line()
         return f"{text}, {self.zone_name}"
 

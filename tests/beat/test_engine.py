@@ -149,7 +149,7 @@ def test_a_broken_crontab_is_a_recorded_problem_and_other_tasks_run(
     store.add_task(task_row(3, crontab_id=3))
     engine = make_engine(store, broker)
     run_until(engine, T0 + 60)
-    assert store.problems[2].startswith("crontab 2: ")
+    assert store.problems[2].startswith("crontab 2: minute: ")
     assert store.problems[3] == "crontab 3: never fires (no such day in the chosen months)"
     assert [run.scheduled_for for run in store.runs_of(1)] == [int(T0), int(T0) + 60]
 

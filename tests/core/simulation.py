@@ -1,9 +1,12 @@
-"""A pure, second-by-second simulation of beat's decisions for DAG tests.
+"""Pure simulations of beat's decisions.
 
-Each second: runs due to finish finish (success or failure as the task's
-``outcome`` says), then every task is asked ``decide()`` with its blocking
-edges, and the chosen runs start at once. This is what djag.scheduler does
-with a database and Celery, minus the I/O.
+``Simulation`` steps second by second, for DAG tests: runs due to finish finish
+(success or failure as the task's ``outcome`` says), then every task is asked
+``decide()`` with its blocking edges, and the chosen runs start at once. This is
+what djag.scheduler does with a database and Celery, minus the I/O.
+
+``drive`` follows one task as beat's heap does: it decides only at each
+``next_due``, and every run finishes at once.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from djag.core.dag import Edge, RunMarks, blocking_edges
-from djag.core.plan import Progress, TaskSpec, decide
+from djag.core.plan import Decision, Progress, TaskSpec, decide
 
 
 @dataclass
@@ -97,3 +100,18 @@ class Simulation:
 
     def start_order(self) -> list[str]:
         return [e.task for e in self.starts()]
+
+
+def drive(task: TaskSpec, start: int, end: int) -> list[tuple[int, Decision]]:
+    """The decisions with a resolution, and when they were made, from ``start`` to ``end``."""
+    progress, now, decided = Progress(), start, []
+    while now <= end:
+        decision = decide(task, progress, (), now)
+        if decision.resolution is not None:
+            decided.append((now, decision))
+            progress = Progress(last_event=decision.resolution.handled_through)
+        if decision.next_due is None:
+            break
+        assert decision.next_due > now
+        now = decision.next_due
+    return decided

@@ -14,9 +14,13 @@ from djag.core.cron import (
     CronError,
     CronFields,
     CronSchedule,
+    DayMatch,
+    format_line,
     never_fires,
     parse_cron,
     parse_line,
+    split_day_match,
+    split_line,
 )
 
 UTC_ZONE = ZoneInfo("UTC")
@@ -81,7 +85,10 @@ def test_parse_line_accepts_any_whitespace_between_fields() -> None:
         ("* * * *", "got 4"),
         ("0 0 0 * * * 2026", "year field is not supported"),
         ("0 0 0 * * * * *", "got 8"),
-        ("@daily", "@daily is not supported"),
+        ("@reboot", "@reboot is not a time"),
+        ("@fortnightly", "is not one of @hourly, @daily"),
+        ("@daily 0", "@daily stands alone"),
+        ("0 0 @daily", "got 3"),
     ],
 )
 def test_parse_line_refuses_other_lengths(line: str, fragment: str) -> None:
@@ -89,6 +96,28 @@ def test_parse_line_refuses_other_lengths(line: str, fragment: str) -> None:
         parse_line(line)
     assert raised.value.field == "line"
     assert fragment in raised.value.message
+
+
+@pytest.mark.parametrize(
+    ("macro", "line"),
+    [
+        ("@hourly", "0 * * * *"),
+        ("@daily", "0 0 * * *"),
+        ("@midnight", "0 0 * * *"),
+        ("@weekly", "0 0 * * 0"),
+        ("@monthly", "0 0 1 * *"),
+        ("@yearly", "0 0 1 1 *"),
+        ("@annually", "0 0 1 1 *"),
+        ("  @DAILY ", "0 0 * * *"),
+    ],
+)
+def test_macros_are_their_fields(macro: str, line: str) -> None:
+    assert parse_line(macro) == parse_line(line)
+
+
+def test_hourly_macro_is_a_wildcard_schedule() -> None:
+    assert parse_cron(*parse_line("@hourly")).wildcard
+    assert not parse_cron(*parse_line("@daily")).wildcard
 
 
 # --- valid fields ----------------------------------------------------------------------------
@@ -141,6 +170,20 @@ EVERY_MINUTE = tuple(range(60))
         ("day_of_week", "7#1", "nth_days_of_week", ((0, 1),)),
         ("day_of_week", "L5", "last_days_of_week", (5,)),
         ("day_of_week", "l5,mon#1", "last_days_of_week", (5,)),
+        ("day_of_week", "5L", "last_days_of_week", (5,)),
+        ("day_of_week", "FriL,lsun,7l", "last_days_of_week", (0, 5)),
+        ("day_of_week", "mon#2,tue", "days_of_week", (2,)),
+        ("day_of_week", "mon#2,tue", "nth_days_of_week", ((1, 2),)),
+        ("day_of_week", "L5,fri", "days_of_week", (5,)),
+        ("day_of_month", "15W", "nearest_weekdays", (15,)),
+        ("day_of_month", "1w,15W,31W", "nearest_weekdays", (1, 15, 31)),
+        ("day_of_month", "15W,20", "days_of_month", (20,)),
+        ("day_of_month", "LW", "last_weekday_of_month", True),
+        ("day_of_month", "lw,L", "last_day_of_month", True),
+        ("hour", "22-2/2", "hours", (0, 2, 22)),
+        ("day_of_week", "sat-mon/2", "days_of_week", (1, 6)),
+        ("day_of_week", "7-2", "days_of_week", (0, 1, 2)),
+        ("day_of_month", "20-L/5", "days_of_month", (20, 25, 30)),
     ],
 )
 def test_valid_field(field: str, text: str, attribute: str, expected: object) -> None:
@@ -172,30 +215,53 @@ def test_day_flags() -> None:
     nth = fields(day_of_week="mon#2")
     assert nth.days_of_week == ()
     assert nth.day_of_week_restricted
-    assert not fields().day_of_week_restricted
-    assert not fields().day_of_month_restricted
-    assert not fields(day_of_month="1-31").day_of_month_restricted
     assert fields(day_of_month="L").day_of_month_restricted
-    assert not fields(day_of_week="0-7").day_of_week_restricted
 
 
 @pytest.mark.parametrize(
-    ("hour", "elapsed"),
+    ("field", "text", "restricted"),
     [
-        ("*", True),
-        ("*/2", True),
-        ("*/1", True),
-        (" */3 ", True),
-        ("1", False),
-        ("1-3", False),
-        ("0,1", False),
-        ("0-23/2", False),
-        ("0-23", False),
-        ("1/2", False),
+        # As in the daemons, the text decides: a field that starts with "*" is unrestricted,
+        # whatever set it stands for; any other is restricted, even one covering every day.
+        ("day_of_month", "*", False),
+        ("day_of_month", "*/2", False),
+        ("day_of_month", " */1 ", False),
+        ("day_of_month", "*,15", False),
+        ("day_of_month", "1-31", True),
+        ("day_of_month", "15W", True),
+        ("day_of_week", "*", False),
+        ("day_of_week", "*/2", False),
+        ("day_of_week", "&*", False),
+        ("day_of_week", "0-7", True),
+        ("day_of_week", "&mon", True),
     ],
 )
-def test_hour_steps_on_elapsed_time(hour: str, elapsed: bool) -> None:
-    assert fields(hour=hour).hour_steps_on_elapsed_time is elapsed
+def test_restricted_is_decided_from_the_text(field: str, text: str, restricted: bool) -> None:
+    assert getattr(fields(**{field: text}), f"{field}_restricted") is restricted
+
+
+@pytest.mark.parametrize(
+    ("minute", "hour", "wildcard"),
+    [
+        ("*", "1", True),
+        ("*/15", "1", True),
+        ("0", "*", True),
+        ("0", "*/2", True),
+        (" */3 ", "0", True),
+        ("*,5", "0", True),
+        ("0", "1", False),
+        ("0-59/15", "1", False),
+        ("0", "0-23", False),
+        ("0", "1/2", False),
+        ("5,*/10", "1", False),
+    ],
+)
+def test_wildcard_is_a_star_at_the_start_of_minute_or_hour(
+    minute: str, hour: str, wildcard: bool
+) -> None:
+    # Debian cron's rule (its MIN_STAR and HR_STAR flags): only the first character counts.
+    assert fields(minute=minute, hour=hour).wildcard is wildcard
+    assert fields(second="*", minute=minute, hour=hour).wildcard is wildcard
 
 
 def test_fields_are_hashable_values() -> None:
@@ -240,9 +306,16 @@ def test_parse_cron_accepts_keywords() -> None:
         ("month_of_year", "foo-dec", "'foo' is not a month name"),
         ("day_of_week", "jan", "'jan' is not a weekday name"),
         ("day_of_week", "Funday", "'Funday' is not a weekday name"),
-        ("hour", "22-2/2", "wraps around cannot have a step"),
-        ("day_of_week", "sat-mon/2", "wraps around cannot have a step"),
         ("day_of_week", "7/2", "start a weekday step at 0"),
+        ("minute", "*/99999999999999999999", "at least 1, 9 digits at most"),
+        ("minute", "1" * 5000, "too large"),
+        ("hour", "0000000001", "too large"),
+        ("minute", "*/\u00b2", "'\u00b2' is not allowed"),
+        ("minute", "\uff11", "is not allowed"),
+        ("hour", "\u0661", "is not allowed"),
+        ("day_of_week", "mon#\u00b3", "is not allowed"),
+        ("second", "\x00", "is not valid"),
+        ("minute", "1\x002", "is not valid"),
     ],
 )
 def test_invalid_field_names_the_field(field: str, text: str, fragment: str) -> None:
@@ -262,17 +335,23 @@ def test_invalid_field_names_the_field(field: str, text: str, fragment: str) -> 
     [
         ("day_of_month", "?", "? is not supported"),
         ("day_of_week", "?", "? is not supported"),
-        ("day_of_month", "15W", "W (nearest weekday) is not supported"),
-        ("day_of_month", "W15", "W (nearest weekday) is not supported"),
-        ("day_of_month", "LW", "W (nearest weekday) is not supported"),
+        ("day_of_month", "W15", "W follows a single day, as in 15W"),
+        ("day_of_month", "1-5W", "W follows a single day"),
+        ("day_of_month", "15W/2", "W follows a single day"),
+        ("day_of_month", "32W", "32 is out of range 1-31"),
+        ("day_of_month", "WL", "W follows a single day"),
+        ("minute", "5W", "W is allowed only in day_of_month"),
+        ("day_of_week", "1W", "W is allowed only in day_of_month"),
         ("minute", "H", "H and R"),
         ("minute", "H/5", "H and R"),
         ("hour", "H(0-5)", "H and R"),
         ("minute", "R", "H and R"),
         ("minute", "L", "L is allowed only in day_of_month"),
         ("month_of_year", "L", "L is allowed only in day_of_month"),
-        ("day_of_week", "L", "L is allowed only in day_of_month"),
-        ("day_of_week", "5L", "as L5"),
+        ("day_of_week", "L", "a lone L belongs in day_of_month"),
+        ("day_of_week", "L8", "8 is out of range 0-7"),
+        ("day_of_week", "1-5L", "a lone L belongs in day_of_month"),
+        ("day_of_week", "funL", "'fun' is not a weekday name"),
         ("day_of_month", "L-5", "alone or at the end of a range"),
         ("day_of_month", "L/2", "alone or at the end of a range"),
         ("day_of_month", "1#2", "# (n-th weekday) is allowed only in day_of_week"),
@@ -281,9 +360,7 @@ def test_invalid_field_names_the_field(field: str, text: str, fragment: str) -> 
         ("day_of_week", "mon#", "must be 1-5"),
         ("day_of_week", "#2", "write weekday#n"),
         ("day_of_week", "1-3#2", "name the weekdays of a range"),
-        ("day_of_week", "mon#2,tue", "cannot mix"),
-        ("day_of_week", "*,mon#2", "cannot mix"),
-        ("day_of_week", "L5,fri", "cannot mix"),
+        ("day_of_week", "&", "empty field"),
     ],
 )
 def test_refused_syntax_says_so(field: str, text: str, fragment: str) -> None:
@@ -294,8 +371,10 @@ def test_refused_syntax_says_so(field: str, text: str, fragment: str) -> None:
 
 
 def test_error_keeps_the_spelling_of_the_user() -> None:
-    with pytest.raises(CronError, match="'15W'"):
-        fields(day_of_month="15W")
+    with pytest.raises(CronError, match="'W15'"):
+        fields(day_of_month="W15")
+    with pytest.raises(CronError, match="'Funday'"):
+        fields(day_of_week="mon,Funday-sat")
 
 
 def test_first_bad_field_is_reported() -> None:
@@ -318,17 +397,70 @@ def test_day_of_month_and_weekday_both_restricted_means_either() -> None:
 
 def test_only_weekday_restricted_means_weekday() -> None:
     assert day_numbers("0 0 * * mon", 2026, 6) == [1, 8, 15, 22, 29]
-    assert day_numbers("0 0 1-31 * mon", 2026, 6) == [1, 8, 15, 22, 29]
 
 
 def test_only_day_of_month_restricted_means_day_of_month() -> None:
     assert day_numbers("0 0 13 * *", 2026, 6) == [13]
-    assert day_numbers("0 0 13 * 0-7", 2026, 6) == [13]
 
 
-def test_step_in_day_of_month_counts_as_restricted() -> None:
-    # Vixie cron treats "*/2" as unrestricted because it starts with "*"; djag goes by the set.
-    assert day_numbers("0 0 */10 * fri", 2026, 6) == [1, 5, 11, 12, 19, 21, 26]
+def test_a_field_covering_every_day_is_still_restricted() -> None:
+    # Vixie/Debian cron decide from the text: "1-31" does not start with "*", so the two
+    # fields are OR-ed and every day matches. (djag before 2026-12 went by the set: Mondays.)
+    assert day_numbers("0 0 1-31 * mon", 2026, 6) == list(range(1, 31))
+    assert day_numbers("0 0 13 * 0-7", 2026, 6) == list(range(1, 31))
+
+
+def test_a_step_from_star_is_unrestricted() -> None:
+    # "*/2" starts with "*": both fields must match, odd days that are Mondays (June 2026:
+    # Mondays 1, 8, 15, 22, 29). (djag before 2026-12 OR-ed them: odd days and Mondays.)
+    assert day_numbers("0 0 */2 * mon", 2026, 6) == [1, 15, 29]
+    assert day_numbers("0 0 1-7 * */2", 2026, 6) == [2, 4, 6, 7]
+
+
+def test_both_mode_ands_the_day_fields() -> None:
+    # Celery's crontab(hour=9, day_of_month="1-7", day_of_week="mon"): the first Monday.
+    assert day_numbers("0 9 1-7 * &mon", 2026, 6) == [1]
+    assert day_numbers("0 9 1-7 * &mon", 2026, 12) == [7]
+    assert day_numbers("0 0 13 * &fri", 2026, 11) == [13]
+    assert day_numbers("0 0 13 * &fri", 2026, 6) == []
+
+
+def test_both_mode_through_the_parameter_and_the_mark_is_the_same() -> None:
+    marked = parse_cron("0", "9", "0", "1-7", "*", "&mon")
+    assert parse_cron("0", "9", "0", "1-7", "*", "mon", day_match="both") == marked
+    assert parse_cron("0", "9", "0", "1-7", "*", "&mon", day_match=DayMatch.EITHER) == marked
+    assert marked.day_match is DayMatch.BOTH
+    assert not marked.either_day
+    assert parse_cron("0", "9", "0", "1-7", "*", "mon").either_day
+
+
+def test_bad_day_match_is_a_cron_error() -> None:
+    with pytest.raises(CronError) as raised:
+        parse_cron("0", "0", "0", "*", "*", "*", day_match="any")
+    assert raised.value.field == "day_match"
+    with pytest.raises(CronError):
+        parse_cron("0", "0", "0", "*", "*", "*", day_match=["both"])  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("texts", "day_match", "line"),
+    [
+        (("0", "0", "9", "1-7", "*", "mon"), "both", "0 0 9 1-7 * &mon"),
+        (("0", "0", "9", "1-7", "*", "&mon"), "either", "0 0 9 1-7 * &mon"),
+        (("0", "0", "9", "1-7", "*", " mon "), "either", "0 0 9 1-7 * mon"),
+        (("*/5", "*", "*", "*", "*", "*"), "both", "*/5 * * * * &*"),
+    ],
+)
+def test_format_line(texts: tuple[str, ...], day_match: str, line: str) -> None:
+    assert format_line(*texts, day_match=day_match) == line
+    assert parse_cron(*parse_line(line)) == parse_cron(*texts, day_match=day_match)
+
+
+def test_split_day_match() -> None:
+    assert split_day_match("&mon") == ("mon", DayMatch.BOTH)
+    assert split_day_match(" & mon-fri") == ("mon-fri", DayMatch.BOTH)
+    assert split_day_match("mon") == ("mon", DayMatch.EITHER)
+    assert split_line("0 9 1-7 * &mon") == (("0", "0", "9", "1-7", "*", "mon"), DayMatch.BOTH)
 
 
 def test_last_day_of_month() -> None:
@@ -350,6 +482,41 @@ def test_nth_and_last_weekday() -> None:
 
 def test_nth_weekday_or_day_of_month() -> None:
     assert day_numbers("0 0 1 * fri#1", 2026, 6) == [1, 5]
+    assert day_numbers("0 0 * * fri#1,mon", 2026, 6) == [1, 5, 8, 15, 22, 29]
+
+
+@pytest.mark.parametrize(
+    ("line", "year", "month", "days"),
+    [
+        # June 2026 starts on a Monday; the 13th is a Saturday, the 14th a Sunday.
+        ("0 0 15W * *", 2026, 6, [15]),
+        ("0 0 13W * *", 2026, 6, [12]),
+        ("0 0 14W * *", 2026, 6, [15]),
+        # August 2026 starts on a Saturday: the nearest weekday stays in the month.
+        ("0 0 1W * *", 2026, 8, [3]),
+        # May 2026 ends on a Sunday: 31W is Friday the 29th.
+        ("0 0 31W * *", 2026, 5, [29]),
+        # A month without the day has no nearest weekday for it, as a plain 31 never fires.
+        ("0 0 31W * *", 2026, 6, []),
+        ("0 0 1W,15W * *", 2026, 8, [3, 14]),
+        ("0 0 LW * *", 2026, 5, [29]),
+        ("0 0 LW * *", 2026, 6, [30]),
+        ("0 0 LW * *", 2026, 10, [30]),
+        # Either mode: the nearest weekday to the 15th, or any Sunday.
+        ("0 0 15W * sun", 2026, 6, [7, 14, 15, 21, 28]),
+        ("0 0 LW * &fri", 2026, 5, [29]),
+        ("0 0 LW * &fri", 2026, 6, []),
+    ],
+)
+def test_nearest_weekday(line: str, year: int, month: int, days: list[int]) -> None:
+    assert day_numbers(line, year, month) == days
+
+
+@pytest.mark.parametrize(
+    "line", ["0 0 * * 5L", "0 0 * * L5", "0 0 * * friL", "0 0 * * Lfri", "0 0 * * FRIL"]
+)
+def test_quartz_last_weekday_beside_l5(line: str) -> None:
+    assert day_numbers(line, 2026, 6) == [26]
 
 
 def test_month_names_and_weekday_seven() -> None:
@@ -442,7 +609,19 @@ def test_a_timezone_without_dst_is_a_fixed_shift() -> None:
 
 @pytest.mark.parametrize(
     "line",
-    ["0 0 30 2 *", "0 0 31 4,6,9,11 *", "0 0 30-31 feb *", "* * 31 2,4 *"],
+    [
+        "0 0 30 2 *",
+        "0 0 31 4,6,9,11 *",
+        "0 0 30-31 feb *",
+        "* * 31 2,4 *",
+        "0 0 1-7 * &mon#2",
+        "0 0 */15 * mon#2",
+        "0 0 1 * &L5",
+        "0 0 L * &mon#1",
+        "0 0 LW * &sat",
+        "0 0 30W 2 *",
+        "0 0 15W * &sun",
+    ],
 )
 def test_never_firing_schedule(line: str) -> None:
     cron = schedule(line)
@@ -465,6 +644,11 @@ def test_never_firing_schedule(line: str) -> None:
         "0 0 * 2 mon#5",
         "0 0 * 2 L1",
         "0 0 30 2,3 *",
+        "0 0 29 2 &mon",
+        "0 0 1-7 * &mon#1",
+        "0 0 */15 * mon#3",
+        "0 0 29W 2 *",
+        "0 0 1 * &sat",
     ],
 )
 def test_rare_schedule_is_not_never(line: str) -> None:

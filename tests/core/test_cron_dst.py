@@ -73,25 +73,29 @@ LOCAL_DAYS: list[tuple[str, str, str, list[str]]] = [
         "0 */15 * * * *",
         every("2026-03-08T05:00:00", 15, 8) + every("2026-03-08T07:00:00", 15, 84),
     ),
+    # Wildcard schedules run on the new local time: no run for 02:30 or 02:00.
     (
         NY,
         "2026-03-08",
         "0 30 * * * *",
-        [
-            "2026-03-08T05:30:00",
-            "2026-03-08T06:30:00",
-            "2026-03-08T07:00:00",
-            *every("2026-03-08T07:30:00", 60, 21),
-        ],
+        ["2026-03-08T05:30:00", "2026-03-08T06:30:00", *every("2026-03-08T07:30:00", 60, 21)],
     ),
     (
         NY,
         "2026-03-08",
         "0 0 */2 * * *",
-        ["2026-03-08T05:00:00", "2026-03-08T07:00:00", *every("2026-03-08T08:00:00", 120, 10)],
+        ["2026-03-08T05:00:00", *every("2026-03-08T08:00:00", 120, 10)],
     ),
     (NY, "2026-03-08", "0 15 1-2 * * *", ["2026-03-08T06:15:00", "2026-03-08T07:00:00"]),
-    (NY, "2026-03-08", "* * 2 * * *", ["2026-03-08T07:00:00"]),
+    (NY, "2026-03-08", "* * 2 * * *", []),
+    (NY, "2026-03-08", "0 */20 2 * * *", []),
+    (
+        NY,
+        "2026-03-08",
+        "0 0 0-23/2 * * *",
+        ["2026-03-08T05:00:00", "2026-03-08T07:00:00", *every("2026-03-08T08:00:00", 120, 10)],
+    ),
+    (NY, "2026-03-08", "0 0 2 * * *", ["2026-03-08T07:00:00"]),
     (NY, "2026-03-08", "0 0,30 2-3 * * *", ["2026-03-08T07:00:00", "2026-03-08T07:30:00"]),
     # New York, fall back: 01:00-01:59 happens twice (EDT, then EST).
     (NY, "2026-11-01", "0 30 2 * * *", ["2026-11-01T07:30:00"]),
@@ -113,7 +117,9 @@ LOCAL_DAYS: list[tuple[str, str, str, list[str]]] = [
         ["2026-11-01T04:00:00", *every("2026-11-01T07:00:00", 120, 11)],
     ),
     (NY, "2026-11-01", "0 15 1-2 * * *", ["2026-11-01T05:15:00", "2026-11-01T07:15:00"]),
-    (NY, "2026-11-01", "* * 1 * * *", every_second("2026-11-01T05:00:00", 3600)),
+    (NY, "2026-11-01", "* * 1 * * *", every_second("2026-11-01T05:00:00", 7200)),
+    (NY, "2026-11-01", "0 */15 1 * * *", every("2026-11-01T05:00:00", 15, 8)),
+    (NY, "2026-11-01", "0 0,15,30,45 1 * * *", every("2026-11-01T05:00:00", 15, 4)),
     (NY, "2026-11-01", "* * 2 * * *", every_second("2026-11-01T07:00:00", 3600)),
     # London, spring forward: 01:00-01:59 GMT does not exist.
     (LONDON, "2026-03-29", "0 30 2 * * *", ["2026-03-29T01:30:00"]),
@@ -124,7 +130,7 @@ LOCAL_DAYS: list[tuple[str, str, str, list[str]]] = [
         LONDON,
         "2026-03-29",
         "0 30 * * * *",
-        ["2026-03-29T00:30:00", "2026-03-29T01:00:00", *every("2026-03-29T01:30:00", 60, 22)],
+        ["2026-03-29T00:30:00", *every("2026-03-29T01:30:00", 60, 22)],
     ),
     (
         LONDON,
@@ -133,7 +139,8 @@ LOCAL_DAYS: list[tuple[str, str, str, list[str]]] = [
         ["2026-03-29T00:00:00", *every("2026-03-29T01:00:00", 120, 11)],
     ),
     (LONDON, "2026-03-29", "0 15 1-2 * * *", ["2026-03-29T01:00:00", "2026-03-29T01:15:00"]),
-    (LONDON, "2026-03-29", "* * 1 * * *", ["2026-03-29T01:00:00"]),
+    (LONDON, "2026-03-29", "* * 1 * * *", []),
+    (LONDON, "2026-03-29", "0 0 1 * * *", ["2026-03-29T01:00:00"]),
     # London, fall back: 01:00-01:59 happens twice (BST, then GMT).
     (LONDON, "2026-10-25", "0 30 2 * * *", ["2026-10-25T02:30:00"]),
     (LONDON, "2026-10-25", "0 30 1 * * *", ["2026-10-25T00:30:00"]),
@@ -158,7 +165,8 @@ LOCAL_DAYS: list[tuple[str, str, str, list[str]]] = [
         ["2026-04-04T13:00:00", "2026-04-04T14:00:00", *every("2026-04-04T15:30:00", 60, 22)],
     ),
     (LORD_HOWE, "2026-04-05", "0 */15 * * * *", every("2026-04-04T13:00:00", 15, 98)),
-    (LORD_HOWE, "2026-04-05", "0 */15 1 * * *", every("2026-04-04T14:00:00", 15, 4)),
+    (LORD_HOWE, "2026-04-05", "0 */15 1 * * *", every("2026-04-04T14:00:00", 15, 6)),
+    (LORD_HOWE, "2026-04-05", "0 0-59/15 1 * * *", every("2026-04-04T14:00:00", 15, 4)),
     (
         LORD_HOWE,
         "2026-04-05",
@@ -190,6 +198,13 @@ LOCAL_DAYS: list[tuple[str, str, str, list[str]]] = [
         LORD_HOWE,
         "2026-10-04",
         "0 0 * * * *",
+        ["2026-10-03T13:30:00", "2026-10-03T14:30:00", *every("2026-10-03T16:00:00", 60, 21)],
+    ),
+    (LORD_HOWE, "2026-10-04", "0 */15 * * * *", every("2026-10-03T13:30:00", 15, 94)),
+    (
+        LORD_HOWE,
+        "2026-10-04",
+        "0 0 0-23 * * *",
         [
             "2026-10-03T13:30:00",
             "2026-10-03T14:30:00",
@@ -197,7 +212,6 @@ LOCAL_DAYS: list[tuple[str, str, str, list[str]]] = [
             *every("2026-10-03T16:00:00", 60, 21),
         ],
     ),
-    (LORD_HOWE, "2026-10-04", "0 */15 * * * *", every("2026-10-03T13:30:00", 15, 94)),
     (
         LORD_HOWE,
         "2026-10-04",
@@ -213,6 +227,12 @@ LOCAL_DAYS: list[tuple[str, str, str, list[str]]] = [
         LORD_HOWE,
         "2026-10-04",
         "0 0 */2 * * *",
+        ["2026-10-03T13:30:00", *every("2026-10-03T17:00:00", 120, 10)],
+    ),
+    (
+        LORD_HOWE,
+        "2026-10-04",
+        "0 0 0-23/2 * * *",
         ["2026-10-03T13:30:00", "2026-10-03T15:30:00", *every("2026-10-03T17:00:00", 120, 10)],
     ),
     (
@@ -386,11 +406,15 @@ def test_window(zone: str, line: str, after: str, until: str, expected: list[str
     [
         (NY, "2026-03-08", "* * * * * *", 23 * 3600),
         (NY, "2026-11-01", "* * * * * *", 25 * 3600),
-        (NY, "2026-11-01", "* * 0-23 * * *", 24 * 3600),
+        (NY, "2026-11-01", "* * 0-23 * * *", 25 * 3600),
+        (NY, "2026-11-01", "* 0-59 0-23 * * *", 24 * 3600),
         (LONDON, "2026-03-29", "* * * * * *", 23 * 3600),
         (LORD_HOWE, "2026-04-05", "* * * * * *", 24 * 3600 + 1800),
         (LORD_HOWE, "2026-10-04", "* * * * * *", 23 * 3600 + 1800),
         (LORD_HOWE, "2026-10-04", "* * 2 * * *", 1800),
+        # Fixed: the gap 02:00:00-02:29:59 is one run at 02:30:00 +11, which matches anyway.
+        (LORD_HOWE, "2026-10-04", "0-59 0-59 2 * * *", 1800),
+        (LORD_HOWE, "2026-10-04", "0-59 0-59 1-2 * * *", 3600 + 1800),
         (TOKYO, "2026-03-08", "* * * * * *", 24 * 3600),
     ],
 )
@@ -400,14 +424,15 @@ def test_count_of_every_second_on_dst_days(zone: str, day: str, line: str, expec
 
 
 def test_count_over_a_year_in_a_dst_zone() -> None:
-    # The skipped hour's seconds fold into the event at 03:00:00 EDT, which fires anyway, so
-    # every real second fires once: the repeated hour counts twice, the skipped one not at all.
+    # A wildcard schedule fires on every real second: the repeated hour counts twice, the
+    # skipped one not at all.
     after, until = local_day(NY, "2026-01-01")[0], local_day(NY, "2026-12-31")[1]
     assert schedule(NY, "* * * * * *").count(after, until) == 365 * 86400
     assert schedule(NY, "0 30 1 * * *").count(after, until) == 365
     assert schedule(NY, "0 30 2 * * *").count(after, until) == 365
-    # 02:30 in the gap still fires (at 03:00 EDT); 01:30 fires twice in November.
-    assert schedule(NY, "0 30 * * * *").count(after, until) == 365 * 24 + 1
+    # Wildcard: no 02:30 in March, 01:30 twice in November. Fixed hours: every day once.
+    assert schedule(NY, "0 30 * * * *").count(after, until) == 365 * 24
+    assert schedule(NY, "0 30 0-23 * * *").count(after, until) == 365 * 24
 
 
 def test_events_are_strictly_increasing_through_a_gap() -> None:

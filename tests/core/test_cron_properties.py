@@ -1,10 +1,5 @@
-"""Properties of CronSchedule over many zones, years and crontabs, and a naive reference.
-
-The reference walks every UTC minute of a window and decides from each instant's local wall time
-and fold whether it fires; the skipped wall minutes of a forward jump fire at the first minute
-after the jump. It only handles crontabs whose second field is "0" and zones whose offsets are
-whole minutes in the window (it answers None otherwise).
-"""
+"""Properties of CronSchedule over many zones, years and crontabs, and a naive reference
+(``tests/core/reference.py``)."""
 
 from __future__ import annotations
 
@@ -18,7 +13,18 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from djag.core import cron
-from djag.core.cron import CronFields, CronSchedule, never_fires, parse_cron
+from djag.core.cron import (
+    CronFields,
+    CronSchedule,
+    DayMatch,
+    format_line,
+    never_fires,
+    parse_cron,
+    parse_line,
+    split_line,
+)
+
+from .reference import reference_events
 
 ZONES = sorted(zoneinfo.available_timezones())
 WEEKDAY_NAMES = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
@@ -33,55 +39,6 @@ DST_ZONES = [key for key in ZONES if len(cron.zones.transitions(ZoneInfo(key), 2
 PROPERTY_SETTINGS = settings(
     max_examples=150, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]
 )
-
-
-# --- the reference ---------------------------------------------------------------------------
-
-
-def wall_matches(fields: CronFields, wall: datetime) -> bool:
-    """Does a naive local time match the crontab? Vixie cron's rules, written out plainly."""
-    if (
-        wall.second not in fields.seconds
-        or wall.minute not in fields.minutes
-        or wall.hour not in fields.hours
-        or wall.month not in fields.months
-    ):
-        return False
-    is_last_day = (wall + timedelta(days=1)).month != wall.month
-    weekday = wall.isoweekday() % 7  # 0 = Sunday
-    week_of_month = (wall.day - 1) // 7 + 1
-    is_last_such_weekday = (wall + timedelta(days=7)).month != wall.month
-    by_day_of_month = wall.day in fields.days_of_month or (fields.last_day_of_month and is_last_day)
-    by_weekday = (
-        weekday in fields.days_of_week
-        or (weekday, week_of_month) in fields.nth_days_of_week
-        or (weekday in fields.last_days_of_week and is_last_such_weekday)
-    )
-    if fields.day_of_month_restricted and fields.day_of_week_restricted:
-        return by_day_of_month or by_weekday
-    return by_day_of_month and by_weekday
-
-
-def reference_events(fields: CronFields, zone: ZoneInfo, start: int, end: int) -> list[int] | None:
-    """Events in [start, end) of a crontab firing at second 0, by walking every UTC minute."""
-    assert fields.seconds == (0,)
-    fired = set()
-    for instant in range(start, end, MINUTE):
-        local = datetime.fromtimestamp(instant, zone)
-        if local.second != 0:
-            return None
-        wall = local.replace(tzinfo=None, fold=0)
-        first_occurrence = local.fold == 0
-        if wall_matches(fields, wall) and (first_occurrence or fields.hour_steps_on_elapsed_time):
-            fired.add(instant)
-        # Wall minutes skipped since the previous instant lie in a gap: they fire now, once.
-        skipped = datetime.fromtimestamp(instant - MINUTE, zone).replace(tzinfo=None, fold=0)
-        skipped += timedelta(minutes=1)
-        while skipped < wall:
-            if wall_matches(fields, skipped):
-                fired.add(instant)
-            skipped += timedelta(minutes=1)
-    return sorted(fired)
 
 
 # --- strategies ------------------------------------------------------------------------------
@@ -120,8 +77,10 @@ def day_of_month_text(draw: st.DrawFn, favourite: int) -> str:
             st.just(str(favourite)),
             st.one_of(
                 st.just("L"),
+                st.just("LW"),
                 st.builds(lambda d: f"{d}-L", st.integers(1, 31)),
                 st.builds(lambda d: f"{d},L", st.integers(1, 31)),
+                st.builds(lambda d: f"{d}W", st.one_of(st.just(favourite), st.integers(1, 31))),
                 field_text(1, 31, favourites=(favourite,)),
             ),
         )
@@ -140,6 +99,8 @@ def day_of_week_text(draw: st.DrawFn, favourite: int) -> str:
                 st.builds(lambda d: WEEKDAY_NAMES[d], weekday),
                 st.builds(lambda d, n: f"{WEEKDAY_NAMES[d]}#{n}", weekday, st.integers(1, 5)),
                 st.builds(lambda d: f"L{d}", weekday),
+                st.builds(lambda d: f"{d}L", weekday),
+                st.builds(lambda d, n: f"{WEEKDAY_NAMES[d]}#{n},{d}", weekday, st.integers(1, 5)),
                 field_text(0, 7, favourites=(favourite,)),
             ),
         )
@@ -197,6 +158,7 @@ def case(draw: st.DrawFn, second: st.SearchStrategy[str]) -> tuple[CronFields, Z
         draw(day_of_month_text(wall.day)),
         draw(month_text(wall.month)),
         draw(day_of_week_text(wall.isoweekday() % 7)),
+        day_match=draw(st.sampled_from(["either", "both"])),
     )
     return fields, zone, moment
 
@@ -278,6 +240,7 @@ def test_count_equals_the_number_of_events(
     [
         ("0", "0,30", "0-4,22-23", "*", "*", "*"),
         ("0", "*/20", "*", "*", "*", "*"),
+        ("0", "0-59/20", "0-23", "*", "*", "*"),
         ("0", "0", "*/3", "*", "*", "*"),
     ],
 )
@@ -295,3 +258,21 @@ def test_every_zone_agrees_with_the_reference_at_its_offset_changes(
                 expected = reference_events(fields, zone, start, end)
                 if expected is not None:
                     assert list(schedule.events(start - 1, end - 1)) == expected, (key, start)
+
+
+@PROPERTY_SETTINGS
+@given(
+    st.tuples(
+        st.one_of(st.just("0"), field_text(0, 59)),
+        field_text(0, 59),
+        field_text(0, 23),
+        day_of_month_text(15),
+        month_text(6),
+        day_of_week_text(1),
+    ),
+    st.sampled_from(["either", "both"]),
+)
+def test_the_one_line_form_round_trips(texts: tuple[str, ...], day_match: str) -> None:
+    line = format_line(*texts, day_match=day_match)
+    assert parse_cron(*parse_line(line)) == parse_cron(*texts, day_match=day_match)
+    assert split_line(line) == (texts, DayMatch(day_match))

@@ -13,7 +13,7 @@ from djag.core.cron.zones import segment_at
 class CronSchedule:
     """The events of a crontab in a zone. Immutable; its caches are safe to share."""
 
-    __slots__ = ("_clock", "_elapsed", "_fields", "_never", "_next_after", "_zone")
+    __slots__ = ("_clock", "_fields", "_never", "_next_after", "_wildcard", "_zone")
 
     #: Bound on remembered next_after answers; many tasks share a crontab and a start.
     NEXT_AFTER_CACHE = 4096
@@ -22,7 +22,7 @@ class CronSchedule:
         self._fields = fields
         self._zone = zone
         self._clock = wall_clock(fields)
-        self._elapsed = fields.hour_steps_on_elapsed_time
+        self._wildcard = fields.wildcard
         self._never = never_fires(fields)
         self._next_after: dict[int, int | None] = {}
 
@@ -56,12 +56,13 @@ class CronSchedule:
             if segment is None:
                 return None
             start, end, offset, gap_from, repeat_end = segment
-            if candidate == start and gap_from is not None:
+            if self._wildcard:
+                repeat_end = start
+            elif candidate == start and gap_from is not None:
                 wall = clock.next(gap_from)
                 if wall is not None and wall <= start + offset:
                     return start
-            if candidate < repeat_end and not self._elapsed:
-                candidate = repeat_end
+            candidate = max(candidate, repeat_end)
             if candidate < end:
                 wall = clock.next(candidate + offset)
                 if wall is None:
@@ -80,14 +81,14 @@ class CronSchedule:
             if segment is None:
                 return None
             start, _, offset, gap_from, repeat_end = segment
-            earliest = start if self._elapsed else repeat_end
+            earliest = start if self._wildcard else repeat_end
             if candidate >= earliest:
                 wall = clock.prev(candidate + offset)
                 if wall is None:
                     return None
                 if wall - offset >= earliest:
                     return wall - offset
-            if gap_from is not None:
+            if gap_from is not None and not self._wildcard:
                 wall = clock.prev(start + offset - 1)
                 if wall is not None and wall >= gap_from:
                     return start
@@ -113,11 +114,12 @@ class CronSchedule:
             if (
                 candidate == start
                 and gap_from is not None
+                and not self._wildcard
                 and not clock.matches(start + offset)
                 and clock.count(gap_from, start + offset)
             ):
                 total += 1
-            low = candidate if self._elapsed else max(candidate, repeat_end)
+            low = candidate if self._wildcard else max(candidate, repeat_end)
             high = min(end, stop)
             if low < high:
                 total += clock.count(low + offset, high + offset)

@@ -14,7 +14,6 @@ EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 FIRST_YEAR = 1000
 LAST_YEAR = 8999
 _MONTH_LENGTHS = (0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
-_LONGEST_MONTHS = (0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 
 
 def month_length(year: int, month: int) -> int:
@@ -32,29 +31,56 @@ END_INSTANT = year_start(LAST_YEAR + 1)
 
 
 def never_fires(fields: CronFields) -> bool:
-    """True when no date can match: a day of the month that none of the months has (Feb 30).
+    """True when no date can ever match (February 30th; "both" days 1-7 and mon#2).
 
-    Any weekday rule matches in every month (a 29-day February starts on every weekday in some
-    leap year, so even a fifth Monday exists), so only a day-of-month rule that is not OR-ed
-    with a weekday rule can make a schedule empty.
+    Exact: a month's matching days depend only on its length and the weekday of its 1st, and
+    the Gregorian calendar has every month start on every weekday, and a 29-day February start
+    on every weekday too. So the schedule fires at all if one of those combinations matches.
     """
-    if fields.day_of_week_restricted or fields.last_day_of_month:
-        return False
-    longest = max(_LONGEST_MONTHS[month] for month in fields.months)
-    return min(fields.days_of_month) > longest
+    clock = wall_clock(fields)
+    for month in fields.months:
+        for length in (28, 29) if month == 2 else (_MONTH_LENGTHS[month],):
+            if any(clock.days(length, first_weekday) for first_weekday in range(7)):
+                return False
+    return True
+
+
+def _nearest_weekday(day: int, length: int, first_weekday: int) -> int | None:
+    """The Monday-to-Friday day nearest ``day`` without leaving the month (Quartz's W)."""
+    if day > length:
+        return None
+    weekday = (first_weekday + day - 1) % 7
+    if weekday == 6:  # Saturday: the Friday before, or the Monday after the 1st
+        return 3 if day == 1 else day - 1
+    if weekday == 0:  # Sunday: the Monday after, or the Friday before the last day
+        return day - 2 if day == length else day + 1
+    return day
+
+
+def _last_weekday(length: int, first_weekday: int) -> int:
+    weekday = (first_weekday + length - 1) % 7
+    return length - {6: 1, 0: 2}.get(weekday, 0)
 
 
 def _matching_days(fields: CronFields, length: int, first_weekday: int) -> tuple[int, ...]:
     """Days of a month with ``length`` days starting on ``first_weekday`` that match."""
     days_of_month = set(fields.days_of_month)
+    if fields.last_day_of_month:
+        days_of_month.add(length)
+    if fields.last_weekday_of_month:
+        days_of_month.add(_last_weekday(length, first_weekday))
+    for day in fields.nearest_weekdays:
+        nearest = _nearest_weekday(day, length, first_weekday)
+        if nearest is not None:
+            days_of_month.add(nearest)
     weekdays = set(fields.days_of_week)
     nth = set(fields.nth_days_of_week)
     last_weekdays = set(fields.last_days_of_week)
-    either = fields.day_of_month_restricted and fields.day_of_week_restricted
+    either = fields.either_day
     matching = []
     for day in range(1, length + 1):
         weekday = (first_weekday + day - 1) % 7
-        by_month_day = day in days_of_month or (fields.last_day_of_month and day == length)
+        by_month_day = day in days_of_month
         by_weekday = (
             weekday in weekdays
             or (weekday, (day - 1) // 7 + 1) in nth
@@ -134,7 +160,8 @@ class WallClock:
     def _time(hour: int, minute: int, second: int) -> int:
         return hour * 3600 + minute * 60 + second
 
-    def _days(self, length: int, first_weekday: int) -> tuple[int, ...]:
+    def days(self, length: int, first_weekday: int) -> tuple[int, ...]:
+        """The matching days of a month of ``length`` days whose 1st is ``first_weekday``."""
         key = length * 8 + first_weekday
         days = self._day_sets.get(key)
         if days is None:
@@ -195,7 +222,7 @@ class WallClock:
             return False
         length = month_length(when.year, when.month)
         first_weekday = (day + EPOCH_ORDINAL - when.day + 1) % 7
-        return when.day in self._days(length, first_weekday)
+        return when.day in self.days(length, first_weekday)
 
     def matches(self, wall: int) -> bool:
         day, second_of_day = divmod(wall, DAY)
@@ -210,7 +237,7 @@ class WallClock:
         month_start = ordinal - month_day + 1
         length = month_length(year, month)
         if self._month_ok[month]:
-            days = self._days(length, month_start % 7)
+            days = self.days(length, month_start % 7)
             if month_day in days:
                 time = self._time_at_or_after(second_of_day)
                 if time >= 0:
@@ -225,7 +252,7 @@ class WallClock:
                 return None
             length = month_length(year, month)
             if self._month_ok[month]:
-                days = self._days(length, month_start % 7)
+                days = self.days(length, month_start % 7)
                 if days:
                     day = month_start + days[0] - 1 - EPOCH_ORDINAL
                     return day * DAY + self._first_time
@@ -238,7 +265,7 @@ class WallClock:
         year, month, month_day = when.year, when.month, when.day
         month_start = ordinal - month_day + 1
         if self._month_ok[month]:
-            days = self._days(month_length(year, month), month_start % 7)
+            days = self.days(month_length(year, month), month_start % 7)
             if month_day in days:
                 time = self._time_at_or_before(second_of_day)
                 if time >= 0:
@@ -253,7 +280,7 @@ class WallClock:
             length = month_length(year, month)
             month_start -= length
             if self._month_ok[month]:
-                days = self._days(length, month_start % 7)
+                days = self.days(length, month_start % 7)
                 if days:
                     day = month_start + days[-1] - 1 - EPOCH_ORDINAL
                     return day * DAY + self._last_time
@@ -288,7 +315,7 @@ class WallClock:
         while month_start < end_ordinal:
             length = month_length(year, month)
             if self._month_ok[month]:
-                days = self._days(length, month_start % 7)
+                days = self.days(length, month_start % 7)
                 low = max(1, first_ordinal - month_start + 1)
                 high = min(length, end_ordinal - month_start)
                 total += bisect_right(days, high) - bisect_left(days, low)
