@@ -159,3 +159,9 @@ def test_the_task_forms_crontab_autocomplete_finds_berlin(admin_client: Client) 
     assert answer.status_code == 200, answer.content
     assert [item["id"] for item in answer.json()["results"]] == [str(berlin.pk)]
     assert "Europe/Berlin" in answer.json()["results"][0]["text"]
+
+
+def test_the_add_page_has_only_the_live_preview(admin_client: Client) -> None:
+    page = admin_client.get(ADD).content.decode()
+    assert 'id="id_cron_preview"' in page
+    assert "Next fire times" not in page

@@ -113,6 +113,11 @@ class CrontabAdmin(AttributedChangesMixin, admin.ModelAdmin):
         ("Preview", {"fields": ("readable", "next_fires")}),
     )
 
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
+        """No stored preview on the add page: the line's live preview is the one there."""
+        fieldsets = super().get_fieldsets(request, obj)
+        return fieldsets if obj is not None else fieldsets[:1]
+
     def get_queryset(self, request: HttpRequest) -> models.QuerySet[Crontab]:
         return (
             super()
