@@ -48,14 +48,14 @@ def page(browser: Any, live_server: Any, console: list[str]) -> Iterator[Any]:
     # The admin's navigation sidebar closed: more room for what each test shows.
     context.add_init_script("localStorage.setItem('django.admin.navSidebarIsOpen', 'false')")
     page = context.new_page()
-    page.on(
-        "console",
-        lambda message: (
-            console.append(f"{message.type}: {message.text}")
-            if message.type in ("warning", "error")
-            else None
-        ),
-    )
+
+    def note(message: Any) -> None:
+        # Chromium asks every site for /favicon.ico, which the admin does not serve.
+        favicon = message.location.get("url", "").endswith("/favicon.ico")
+        if message.type in ("warning", "error") and not favicon:
+            console.append(f"{message.type}: {message.text} ({message.location.get('url')})")
+
+    page.on("console", note)
     page.on("pageerror", lambda error: console.append(f"pageerror: {error}"))
     page.set_default_timeout(15_000)
     page.goto("/admin/login/?next=/admin/")
