@@ -3,19 +3,20 @@
 The engine is built as DjagScheduler builds it (the real Store and wake-up
 key), but publishes to a counter so that publishing costs nearly nothing, as
 for the peers. The burst is also measured through DjagScheduler's own
-``publish`` (djag/publish.py) to the in-memory transport and to Redis.
+``publish`` (``djag/beat/publish.py``) to the in-memory transport, Redis and
+RabbitMQ, with the time of each phase and of the cyclic garbage collector.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import redis
-
 from bench import workload
+from bench.anatomy import Collections, Phases
 from bench.celery_app import app
 from bench.metrics import TickStats, live_pickup, measured, peak_rss_mb
 from bench.profiling import Profiles
@@ -169,8 +170,12 @@ def _idle(engine: Engine, publisher: Counting, seconds: float, profiles: Profile
 # -- burst: N runs due at the same instant ------------------------------------------------
 
 
-def measure_burst(n: int, dag: bool, publish: str, profiles: Profiles) -> dict:
-    """Claim and publish every run due at one instant; ``publish``: count, memory or redis."""
+def measure_burst(n: int, dag: bool, publish: str, profiles: Profiles, freeze: bool) -> dict:
+    """Claim and publish every run due at one instant; ``publish``: count, memory or broker.
+
+    ``freeze``: ``gc.freeze()`` after the load, so that the cyclic collector
+    leaves the loaded schedule alone.
+    """
     start_at = PeriodicTask.objects.order_by("pk").values_list("start_at", flat=True).first()
     assert start_at is not None, "prepare the burst workload first"
     event = start_at.timestamp() + BURST_LEAD
@@ -178,8 +183,6 @@ def measure_burst(n: int, dag: bool, publish: str, profiles: Profiles) -> dict:
         publisher = Counting()
         engine = _engine(publisher)
     else:
-        if app.conf.broker_url.startswith("redis://"):
-            redis.Redis.from_url(app.conf.broker_url).flushdb()
         scheduler = DjagScheduler(app=app)
         publisher = Counting(scheduler.publish)
         engine = scheduler.engine
@@ -189,18 +192,42 @@ def measure_burst(n: int, dag: bool, publish: str, profiles: Profiles) -> dict:
         connection.ensure_connection()  # a running beat is connected
     engine.load(event - 1)
     engine.tick(event - 1)
+    if freeze:
+        gc.freeze()
+    phases = Phases()
+    phases.attach(engine)
     expected = n - (len(workload.dependers(n)) if dag else 0)
     ticks = 0
-    with profiles.phase("burst"), measured() as sample:
+    with profiles.phase("burst"), Collections() as collections, measured() as sample:
         while publisher.sent < expected and ticks < 10:
             engine.tick(event)
             ticks += 1
     ledger_sent = TaskRun.objects.filter(state=RunState.SENT).count()
-    return {
+    result = {
         "burst_s": sample.seconds,
         "burst_queries": sample.queries,
         "sent": publisher.sent,
         "ledger_sent": ledger_sent,
         "expected": expected,
         "ticks": ticks,
+        **phases.figures(sample.seconds),
+        **collections.figures(),
     }
+    if publish != "count":
+        result["publish_again_s"] = _publish_again(engine, publisher)
+    return result
+
+
+def _publish_again(engine: Engine, publisher: Counting) -> float:
+    """The same runs published once more: the tasks' messages already composed."""
+    dispatches = [
+        dispatch
+        for run in engine.runs.active.values()
+        if (dispatch := engine.catalog.dispatch_for(run.id, run.celery_task_id, run.task_id))
+    ]
+    assert publisher.publish is not None
+    started = time.perf_counter()
+    failures = publisher.publish(dispatches)
+    seconds = time.perf_counter() - started
+    assert not failures, failures[:3]
+    return seconds

@@ -1,5 +1,8 @@
 """The benchmark orchestrator: ``python -m bench.run --sizes 1000,10000 --repeat 3``.
 
+``python -m bench.run burst|claims|checkpoints|worker ...`` runs one of the
+focused suites of ``SUITES`` instead (see their modules).
+
 For every size N and every side (djag, django-celery-beat, celery-redbeat) it
 runs ``python -m bench.child prepare`` then ``measure`` in fresh processes, each
 measurement on a database (or Redis database) of its own, and collects the JSON
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import importlib
 import json
 import os
 import platform
@@ -589,7 +593,20 @@ def report(args: argparse.Namespace) -> None:
     print(f"\nwritten to {args.out} (*-merged.*)")
 
 
+#: ``python -m bench.run SUITE ...`` runs one of these instead (each has its own --help).
+SUITES = {
+    "burst": "bench.burst",
+    "claims": "bench.claims",
+    "checkpoints": "bench.checkpoints",
+    "worker": "bench.worker_side",
+}
+
+
 def main(argv: list[str] | None = None) -> None:
+    given = sys.argv[1:] if argv is None else argv
+    if given and given[0] in SUITES:
+        importlib.import_module(SUITES[given[0]]).main(given[1:])
+        return
     args = parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     if args.report:

@@ -6,7 +6,8 @@ database through environment variables:
 - ``BENCH_DATABASE_URL``: the database (default: SQLite in ``var/bench/``);
 - ``BENCH_CACHE_URL``: djag's wake-up cache (default: Django's database cache,
   the embedded default, so the wake-up check is a database query and counted);
-- ``BENCH_BROKER_URL``: Celery's broker (default ``memory://``).
+- ``BENCH_BROKER_URL``: Celery's broker (default ``memory://``); messages go
+  to the queue ``djag-bench``.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ CACHES = {"default": cache_from_url(os.environ.get("BENCH_CACHE_URL", "db://djag
 DJAG_CACHE = "default"
 
 CELERY_BROKER_URL = os.environ.get("BENCH_BROKER_URL", "memory://")
+CELERY_TASK_DEFAULT_QUEUE = "djag-bench"  # not "celery": RabbitMQ may be shared
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_IGNORE_RESULT = True

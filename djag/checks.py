@@ -8,6 +8,7 @@
 | djag.E004 | Celery's task serializer is not JSON                         |
 | djag.E005 | Celery accepts a content type other than JSON                |
 | djag.E006 | a DJAG_* setting has a value of the wrong type or range      |
+| djag.E007 | DJAG_ALERT_WEBHOOK is not an http(s) URL                     |
 """
 
 from __future__ import annotations
@@ -134,6 +135,68 @@ def check_djag_settings(**_: Any) -> list[checks.CheckMessage]:
     return errors
 
 
+def _setting(name: str) -> Any:
+    return getattr(settings, name, conf.DEFAULTS[name])
+
+
+def check_alert_settings(**_: Any) -> list[checks.CheckMessage]:
+    errors: list[checks.CheckMessage] = []
+    mail = _setting("DJAG_ALERT_MAIL")
+    if not isinstance(mail, bool):
+        errors.append(
+            checks.Error(
+                f"DJAG_ALERT_MAIL is {mail!r}; it must be True or False.",
+                hint="Set DJAG_ALERT_MAIL = False to send no alert mail, or remove it "
+                "(alerts are mailed to ADMINS).",
+                id="djag.E006",
+            )
+        )
+    webhook = _setting("DJAG_ALERT_WEBHOOK")
+    if webhook != "" and not conf.is_http_url(webhook):
+        errors.append(
+            checks.Error(
+                f"DJAG_ALERT_WEBHOOK is {webhook!r}, which is not an http:// or https:// URL: "
+                "no alert could be posted to it.",
+                hint='Set it to the URL alerts are posted to, e.g. "https://hooks.example.com/'
+                'djag", or remove it.',
+                id="djag.E007",
+            )
+        )
+    return errors
+
+
+def check_metrics_settings(**_: Any) -> list[checks.CheckMessage]:
+    errors: list[checks.CheckMessage] = []
+    port = _setting("DJAG_METRICS_PORT")
+    if port is not None and not conf.is_port(port):
+        errors.append(
+            checks.Error(
+                f"DJAG_METRICS_PORT is {port!r}; it must be a port number (1-65535) or None. "
+                "Beat serves no metrics until it is fixed.",
+                hint="Set DJAG_METRICS_PORT to a free port number, e.g. 9808, or remove it.",
+                id="djag.E006",
+            )
+        )
+    address = _setting("DJAG_METRICS_ADDRESS")
+    if not isinstance(address, str) or not address:
+        errors.append(
+            checks.Error(
+                f"DJAG_METRICS_ADDRESS is {address!r}; it must be a host name or IP address.",
+                hint='Set it to the address to listen on, e.g. "127.0.0.1", or remove it '
+                '(every IPv4 interface, "0.0.0.0").',
+                id="djag.E006",
+            )
+        )
+    return errors
+
+
 def register() -> None:
-    for check in (check_cache, check_use_tz, check_celery_serializer, check_djag_settings):
+    for check in (
+        check_cache,
+        check_use_tz,
+        check_celery_serializer,
+        check_djag_settings,
+        check_alert_settings,
+        check_metrics_settings,
+    ):
         checks.register(check, "djag")

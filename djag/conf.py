@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
 
 
 @dataclass(frozen=True)
@@ -19,6 +21,10 @@ class DjagSettings:
     poll_seconds: float
     run_retention_days: int
     schedules: tuple[str, ...]
+    alert_mail: bool
+    alert_webhook: str
+    metrics_port: int | None
+    metrics_address: str
 
 
 DEFAULTS = {
@@ -32,6 +38,14 @@ DEFAULTS = {
     "DJAG_RUN_RETENTION_DAYS": 30,
     # Schedule files (paths) or dotted module names that djag_sync reads when given none.
     "DJAG_SCHEDULES": [],
+    # Mail alerts (djag.alerts) to ADMINS.
+    "DJAG_ALERT_MAIL": True,
+    # Also POST alerts as JSON to this http(s) URL; "" for none.
+    "DJAG_ALERT_WEBHOOK": "",
+    # Beat serves Prometheus metrics on this port (djag.beat.metrics); None for none.
+    "DJAG_METRICS_PORT": None,
+    # The address the metrics server listens on (every IPv4 interface by default).
+    "DJAG_METRICS_ADDRESS": "0.0.0.0",
 }
 
 
@@ -45,7 +59,30 @@ def get() -> DjagSettings:
         poll_seconds=float(read("DJAG_POLL_SECONDS")),  # type: ignore[arg-type]
         run_retention_days=int(read("DJAG_RUN_RETENTION_DAYS")),  # type: ignore[call-overload]
         schedules=_names(read("DJAG_SCHEDULES")),
+        alert_mail=read("DJAG_ALERT_MAIL") is True,
+        alert_webhook=str(read("DJAG_ALERT_WEBHOOK") or ""),
+        metrics_port=_port(read("DJAG_METRICS_PORT")),
+        metrics_address=str(read("DJAG_METRICS_ADDRESS")),
     )
+
+
+def is_http_url(value: object) -> bool:
+    """Whether ``value`` is an http:// or https:// URL (DJAG_ALERT_WEBHOOK)."""
+    try:
+        URLValidator(schemes=["http", "https"])(value)
+    except ValidationError:
+        return False
+    return True
+
+
+def is_port(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 65535
+
+
+def _port(value: object) -> int | None:
+    """A port number, or None when unset or not a port (system check djag.E006 says so):
+    a bad value turns the metrics off, never the processes that read the settings."""
+    return value if is_port(value) else None  # type: ignore[return-value]
 
 
 def _names(value: object) -> tuple[str, ...]:

@@ -117,6 +117,14 @@ def test_bad_line_is_reported_on_the_field(admin_client: Client, line: str, mess
     assert not Crontab.objects.exists()
 
 
+def test_bad_field_of_the_line_is_reported_once_under_its_name(admin_client: Client) -> None:
+    response = admin_client.post(ADD, line_form("0 0 61 * * *"))
+    assert form_errors(response) == {"cron": ["hour: 61 is out of range 0-23"]}
+    assert response.content.decode().count("61 is out of range") == 1
+    preview = admin_client.get(PREVIEW, {"line": "0 0 61 * * *"}).json()
+    assert preview["error"] == "hour: 61 is out of range 0-23"
+
+
 def test_bad_zone_is_reported_on_its_field(admin_client: Client) -> None:
     errors = form_errors(admin_client.post(ADD, line_form("* * * * *", "Mars/Base")))
     assert list(errors) == ["cron_timezone"]

@@ -155,3 +155,57 @@ def test_e006_djag_schedules_not_a_list_of_names(value: Any) -> None:
 def test_valid_djag_schedules_pass(value: Any) -> None:
     with override_settings(DJAG_SCHEDULES=value):
         assert djag_messages() == []
+
+
+@pytest.mark.parametrize(
+    "value", ["hooks.example.com/djag", "ftp://example.com/hook", "https://", "http:// x", 42]
+)
+def test_e007_alert_webhook_not_an_http_url(value: Any) -> None:
+    with override_settings(DJAG_ALERT_WEBHOOK=value):
+        message = only_message("djag.E007")
+    assert message.msg.startswith(f"DJAG_ALERT_WEBHOOK is {value!r}, which is not an http")
+    assert_says_how_to_fix(message)
+
+
+@pytest.mark.parametrize(
+    "value", ["", "https://hooks.example.com/services/T0/B0/x", "http://127.0.0.1:8080/hook"]
+)
+def test_valid_alert_webhook_passes(value: str) -> None:
+    with override_settings(DJAG_ALERT_WEBHOOK=value):
+        assert djag_messages() == []
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "says"),
+    [
+        ("DJAG_ALERT_MAIL", "yes", "True or False"),
+        ("DJAG_ALERT_MAIL", None, "True or False"),
+        ("DJAG_METRICS_PORT", 0, "a port number (1-65535) or None"),
+        ("DJAG_METRICS_PORT", 65536, "a port number (1-65535) or None"),
+        ("DJAG_METRICS_PORT", "9808", "a port number (1-65535) or None"),
+        ("DJAG_METRICS_PORT", True, "a port number (1-65535) or None"),
+        ("DJAG_METRICS_PORT", 9808.0, "a port number (1-65535) or None"),
+        ("DJAG_METRICS_ADDRESS", None, "a host name or IP address"),
+    ],
+)
+def test_e006_alert_and_metrics_settings_of_the_wrong_type(
+    name: str, value: Any, says: str
+) -> None:
+    with override_settings(**{name: value}):
+        message = only_message("djag.E006")
+    assert message.msg.startswith(f"{name} is {value!r}; it must be {says}")
+    assert_says_how_to_fix(message)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("DJAG_ALERT_MAIL", False),
+        ("DJAG_METRICS_PORT", 9808),
+        ("DJAG_METRICS_PORT", None),
+        ("DJAG_METRICS_ADDRESS", "127.0.0.1"),
+    ],
+)
+def test_valid_alert_and_metrics_settings_pass(name: str, value: Any) -> None:
+    with override_settings(**{name: value}):
+        assert djag_messages() == []

@@ -139,6 +139,30 @@ def test_invalid_cron_field_is_refused_on_change(
     assert getattr(Crontab.objects.get(pk=crontab.pk), field) != value
 
 
+@pytest.mark.parametrize(("field", "value", "message"), INVALID_CRON)
+@pytest.mark.parametrize("path", WRITE_PATHS)
+def test_invalid_cron_field_is_reported_once_without_its_name(
+    path: str, field: str, value: str, message: str
+) -> None:
+    target = Crontab.objects.create() if on_saved_row(path) else Crontab
+    with pytest.raises(ValidationError) as exc_info:
+        write(path, target, **{field: value})
+    errors = exc_info.value.message_dict
+    assert list(errors) == [field]
+    assert len([text for text in errors[field] if message in text]) == 1, errors
+    assert len(set(errors[field])) == len(errors[field]), errors
+    assert not any(text.startswith(f"{field}:") for text in errors[field]), errors
+
+
+def test_each_bad_cron_field_gets_its_own_single_message() -> None:
+    with pytest.raises(ValidationError) as exc_info:
+        Crontab(minute="99", hour="61").full_clean()
+    assert exc_info.value.message_dict == {
+        "minute": ["99 is out of range 0-59"],
+        "hour": ["61 is out of range 0-23"],
+    }
+
+
 @pytest.mark.parametrize("path", WRITE_PATHS)
 def test_crontab_that_never_fires_is_refused(path: str) -> None:
     target = Crontab.objects.create() if on_saved_row(path) else Crontab

@@ -20,8 +20,7 @@ from djag import conf, wakeup
 from djag.beat.engine import Engine
 from djag.beat.lease import Lease
 from djag.beat.outbox import Dispatch
-from djag.beat.publish import RunSender
-from djag.core.message import message_options
+from djag.beat.publish import RunPublisher
 from djag.store.door import Store
 
 logger = logging.getLogger("djag.beat")
@@ -116,21 +115,11 @@ class DjagScheduler(Scheduler):
         return self.engine.tick(now)
 
     def publish(self, dispatches: Sequence[Dispatch]) -> list[tuple[Dispatch, Exception]]:
-        """Send each run's message with its run id in the headers (never in kwargs)."""
-        failures: list[tuple[Dispatch, Exception]] = []
-        sender = RunSender(self.app, self.producer)
-        for dispatch in dispatches:
-            try:
-                sender.send(
-                    dispatch.task,
-                    dispatch.args,
-                    dispatch.kwargs,
-                    dispatch.celery_task_id,
-                    message_options(dispatch.options, dispatch.run_id),
-                )
-            except Exception as exc:
-                failures.append((dispatch, exc))
-        return failures
+        """Send the runs' messages in batches (``djag.beat.publish``); return those not sent."""
+        publisher: RunPublisher | None = getattr(self, "run_publisher", None)
+        if publisher is None or publisher.producer is not self.producer:
+            publisher = self.run_publisher = RunPublisher(self.app, self.producer)
+        return publisher.publish(dispatches)
 
     def sync(self) -> None:
         if not self.loaded or not self.lease.leading:

@@ -15,7 +15,7 @@ from djag.core import cron
 from ._compat import check_constraint
 from .changes import TrackedModel
 from .fields import ZoneField
-from .validators import CronFieldValidator
+from .validators import CronFieldValidator, cron_error_text, cron_field_error
 
 
 def _cron_field(name: str, default: str, help_text: str) -> models.CharField:
@@ -97,7 +97,11 @@ class Crontab(TrackedModel):
         try:
             fields = cron.parse_cron(*self.raw_fields())
         except cron.CronError as exc:
-            raise ValidationError({exc.field: exc.message}) from exc
+            if exc.field not in cron.FIELD_NAMES:  # no field is wrong alone: the six together are
+                raise ValidationError(cron_error_text(exc)) from exc
+            if cron_field_error(exc.field, getattr(self, exc.field)) is not None:
+                return  # wrong on its own: clean_fields() reports it on the field, once
+            raise ValidationError({exc.field: cron_error_text(exc)}) from exc
         if cron.never_fires(fields):
             raise ValidationError(
                 {"day_of_month": "This crontab never fires (no such day in the chosen months)."}

@@ -14,14 +14,32 @@ from djag.core import cron
 CRON_FIELD_NAMES = cron.FIELD_NAMES
 
 
-def validate_cron_field(field_name: str, value: str) -> None:
-    """Check one cron field on its own; the error names the field and says what is wrong."""
+def cron_field_error(field_name: str, value: str) -> cron.CronError | None:
+    """What is wrong with one cron field on its own (the others being ``*``), or None."""
     raw = dict.fromkeys(CRON_FIELD_NAMES, "*")
     raw[field_name] = value
     try:
         cron.parse_cron(**raw)
     except cron.CronError as exc:
-        raise ValidationError(exc.message, code="invalid_cron") from exc
+        return exc
+    return None
+
+
+def cron_error_text(error: cron.CronError) -> str:
+    """What is wrong, without the field name a CronError's message starts with.
+
+    A model error is keyed on its field, which the form shows next to it and
+    whoever lists several fields' errors (the cron line, djag_sync) puts in
+    front of it: the name written here too would appear twice.
+    """
+    return error.message.removeprefix(f"{error.field}: ")
+
+
+def validate_cron_field(field_name: str, value: str) -> None:
+    """Check one cron field on its own; the error says what is wrong with it."""
+    error = cron_field_error(field_name, value)
+    if error is not None:
+        raise ValidationError(cron_error_text(error), code="invalid_cron")
 
 
 @deconstructible
