@@ -9,7 +9,7 @@ DJAG_TEST_DB ?= sqlite
 PYTEST_ARGS ?=
 BENCH_ARGS ?= --sizes 1000,10000 --db sqlite --broker memory --repeat 3 --out var/bench
 
-.PHONY: demo test test-django42 lint docs bench clean install
+.PHONY: demo test test-django42 lint docs bench clean install screenshots
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -64,3 +64,7 @@ $(DJ42_VENV)/.installed: setup.cfg pyproject.toml
 
 test-django42: $(DJ42_VENV)/.installed
 	DJAG_TEST_DB=sqlite $(DJ42_VENV)/bin/pytest $(PYTEST_ARGS)
+
+# The admin screenshots of docs/admin.md, taken by the browser tests at 1280 px.
+screenshots: $(STAMP)
+	DJAG_SCREENSHOT_DIR=docs/img $(BIN)/pytest tests/browser -m browser -p no:cacheprovider -q

@@ -212,57 +212,6 @@ def test_crontab_that_never_fires_says_so(admin_client: Client) -> None:
 
 # --- bad input lands on its field -----------------------------------------------------------
 
-CRONTAB_FORM = {
-    "second": "0",
-    "minute": "5",
-    "hour": "5",
-    "day_of_month": "*",
-    "month_of_year": "*",
-    "day_of_week": "1-5",
-    "timezone": "Europe/Paris",
-    "day_match": "either",
-}
-
-
-@pytest.mark.parametrize(
-    ("field", "value", "message"),
-    [
-        ("second", "75", "75 is out of range 0-59"),
-        ("minute", "*/x", "the step after / must be a whole number"),
-        ("hour", "", "This field is required."),
-        ("day_of_month", "W15", "W follows a single day"),
-        ("month_of_year", "smarch", "is not a month name"),
-        ("day_of_week", "mon#9", "the number after # must be 1-5"),
-        ("timezone", "Mars/Olympus_Mons", "Select a valid choice"),
-    ],
-)
-def test_bad_crontab_field_is_reported_on_it(
-    admin_client: Client, field: str, value: str, message: str
-) -> None:
-    response = admin_client.post(admin_url(Crontab, "add"), {**CRONTAB_FORM, field: value})
-    errors = form_errors(response)
-    assert list(errors) == [field]
-    assert message in errors[field][0]
-    assert not Crontab.objects.exists()
-
-
-def test_crontab_that_never_fires_is_reported(admin_client: Client) -> None:
-    data = {**CRONTAB_FORM, "day_of_month": "31", "month_of_year": "4,6", "day_of_week": "*"}
-    errors = form_errors(admin_client.post(admin_url(Crontab, "add"), data))
-    assert "never fires" in errors["day_of_month"][0]
-
-
-def test_duplicate_crontab_is_reported(admin_client: Client, crontab: Crontab) -> None:
-    errors = form_errors(admin_client.post(admin_url(Crontab, "add"), CRONTAB_FORM))
-    assert errors["__all__"] == ["An identical crontab already exists; use it."]
-    assert Crontab.objects.count() == 1
-
-
-def test_crontab_can_be_added(admin_client: Client) -> None:
-    response = admin_client.post(admin_url(Crontab, "add"), CRONTAB_FORM)
-    assert response.status_code == 302
-    assert Crontab.objects.get().describe() == "At 05:05, Monday through Friday, Europe/Paris"
-
 
 def test_deleting_a_used_crontab_shows_the_protected_tasks(
     admin_client: Client, crontab: Crontab, make_task: MakeTask
@@ -525,17 +474,3 @@ def test_admin_user_action_records_its_author_and_deleter(admin_client: Client) 
         "admin",
         action.created_at,
     )
-
-
-def test_code_managed_tasks_are_marked_in_the_list(
-    admin_client: Client, make_task: MakeTask
-) -> None:
-    make_task(name="from-file", source="schedules.yaml")
-    make_task(name="by-hand")
-    page = admin_client.get(admin_url(PeriodicTask, "changelist")).content.decode()
-    assert "In code" in page
-    assert page.count('alt="True"') == 3  # both enabled, one in code
-    assert page.count('alt="False"') == 1
-    filtered = admin_client.get(admin_url(PeriodicTask, "changelist") + "?source=schedules.yaml")
-    assert "from-file" in filtered.content.decode()
-    assert "by-hand" not in filtered.content.decode()

@@ -313,16 +313,7 @@ def test_admin_writes_are_attributed_to_the_user(
 ) -> None:
     response = admin_client.post(
         f"/admin/djag/crontab/{crontab.pk}/change/",
-        {
-            "second": "0",
-            "minute": "10",
-            "hour": "5",
-            "day_of_month": "*",
-            "month_of_year": "*",
-            "day_of_week": "1-5",
-            "timezone": "Europe/Paris",
-            "day_match": "either",
-        },
+        {"cron": "0 10 5 * * 1-5", "timezone": "Europe/Paris"},
     )
     assert response.status_code == 302
     [change] = since()

@@ -297,13 +297,16 @@ def test_djag_plan_shows_intervals_exclusions_and_jitter() -> None:
 
 
 def test_the_dag_page_labels_an_interval_task_with_its_next_run() -> None:
-    from djag.admin.dag import next_fire_label
+    from djag.inspect.live import next_fire
     from djag.inspect.snapshot import read_tasks
+    from djag.text import zoned_text
 
     anchor = dt.datetime(2026, 3, 2, 11, 0, tzinfo=dt.UTC)
     task = interval_task("feeds", 90 * 60, interval_anchor=anchor, interval_timezone="Europe/Paris")
     broken = interval_task("broken", 60)
     corrupt(PeriodicTask, broken.pk, "interval_timezone", "Mars/Base")
     views = read_tasks()
-    assert next_fire_label(views[task.pk], int(E0)) == "2026-03-02 13:30:00 CET"
-    assert next_fire_label(views[broken.pk], int(E0)).startswith("interval error: interval: ")
+    fire = next_fire(views[task.pk], int(E0))
+    assert fire.at is not None
+    assert zoned_text(fire.at) == "2026-03-02 13:30:00 CET"
+    assert next_fire(views[broken.pk], int(E0)).why_none.startswith("interval error: interval: ")

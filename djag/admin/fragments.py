@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from djag.admin.base import admin_link
+from djag.admin.cells import state_badge
 from djag.core.plan import delay_of, next_event
 from djag.inspect.snapshot import read_tasks
 from djag.models import (
@@ -101,7 +102,7 @@ def recent_runs_html(task: PeriodicTask, count: int = RECENT_RUNS) -> str:
             (
                 admin_link(TaskRun, "change", run.pk),
                 run.pk,
-                run.state,
+                state_badge(run.state),
                 run.get_trigger_display(),
                 local_text(run.scheduled_for) if run.scheduled_for else "manual",
                 local_text(run.claimed_at),

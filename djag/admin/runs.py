@@ -1,5 +1,11 @@
 """The run ledger's pages: a read-only list with durations and, per task, a chart; runs
-that still wait to be sent can be cancelled."""
+that still wait to be sent can be cancelled.
+
+The list keeps to the columns read at a glance (task, state, trigger and who asked,
+scheduled instant, duration, worker, error) so that they fit a 1280 px screen with the
+admin's navigation open; the claim, send, start and finish times and the Celery task id
+are on the run's page. Every instant is shown with its seconds.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +19,7 @@ from django.utils.html import format_html
 
 from djag import runs
 from djag.admin.base import ReadOnlyAdmin
+from djag.admin.cells import cut_text, moment_field, state_badge
 from djag.admin.chart import duration_chart_svg, duration_points
 from djag.models import (
     PeriodicTask,
@@ -31,18 +38,12 @@ class TaskRunAdmin(ReadOnlyAdmin):
     dependency marks, ``max_runs``); ``djag_prune`` deletes only what beat no longer reads."""
 
     list_display = (
-        "task_name",
-        "scheduled_for",
-        "trigger",
-        "requested_by",
-        "state",
-        "not_before",
-        "coalesced_count",
-        "claimed_at",
-        "started_at",
-        "finished_at",
+        "task_column",
+        "state_column",
+        "trigger_column",
+        "scheduled_for_text",
         "duration_column",
-        "worker",
+        "worker_column",
         "short_error",
     )
     list_filter = (
@@ -55,12 +56,12 @@ class TaskRunAdmin(ReadOnlyAdmin):
     date_hierarchy = "claimed_at"
     fields = (
         ("periodic_task", "task_name", "task"),
-        ("trigger", "state", "coalesced_count"),
-        ("requested_by", "not_before"),
-        ("scheduled_for", "delay_seconds"),
+        ("trigger", "state_column", "coalesced_count"),
+        ("requested_by", "not_before_text"),
+        ("scheduled_for_text", "delay_seconds"),
         "note",
-        ("claimed_at", "sent_at"),
-        ("started_at", "finished_at", "duration_column"),
+        ("claimed_at_text", "sent_at_text"),
+        ("started_at_text", "finished_at_text", "duration_column"),
         ("celery_task_id", "worker"),
         "error_block",
         ("args", "kwargs", "options"),
@@ -96,6 +97,16 @@ class TaskRunAdmin(ReadOnlyAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
+    class Media:
+        css = {"all": ("djag/admin.css",)}
+
+    scheduled_for_text = moment_field("scheduled_for", "scheduled for")
+    not_before_text = moment_field("not_before", "not before")
+    claimed_at_text = moment_field("claimed_at", "claimed")
+    sent_at_text = moment_field("sent_at", "sent")
+    started_at_text = moment_field("started_at", "started")
+    finished_at_text = moment_field("finished_at", "finished")
+
     def get_queryset(self, request: HttpRequest) -> models.QuerySet[TaskRun]:
         return (
             super()
@@ -108,6 +119,27 @@ class TaskRunAdmin(ReadOnlyAdmin):
             )
         )
 
+    @admin.display(description="task", ordering="task_name")
+    def task_column(self, obj: TaskRun) -> str:
+        return cut_text(obj.task_name, 40)
+
+    @admin.display(description="state", ordering="state")
+    def state_column(self, obj: TaskRun) -> str:
+        return state_badge(obj.state)
+
+    @admin.display(description="trigger", ordering="trigger")
+    def trigger_column(self, obj: TaskRun) -> str:
+        """The trigger, with how many events the row stands for when more than one, and who
+        asked for a run outside the schedule."""
+        trigger = obj.get_trigger_display()
+        if obj.coalesced_count > 1:
+            trigger = f"{trigger} \u00d7{obj.coalesced_count}"
+        return f"{trigger} by {cut_text(obj.requested_by, 20)}" if obj.requested_by else trigger
+
+    @admin.display(description="worker", ordering="worker")
+    def worker_column(self, obj: TaskRun) -> str:
+        return cut_text(obj.worker, 24) or "-"
+
     @admin.display(description="duration", ordering="run_duration")
     def duration_column(self, obj: TaskRun) -> str:
         return "-" if obj.duration is None else duration_text(obj.duration.total_seconds())
@@ -115,7 +147,7 @@ class TaskRunAdmin(ReadOnlyAdmin):
     @admin.display(description="error or note")
     def short_error(self, obj: TaskRun) -> str:
         """The error of a failed run, or the note of a row without one (why it was skipped)."""
-        return (obj.error or obj.note)[:100]
+        return cut_text(obj.error or obj.note, 60)
 
     @admin.display(description="error")
     def error_block(self, obj: TaskRun) -> str:

@@ -139,18 +139,24 @@ class TaskNameInput(forms.TextInput):
 #: Task fields the form may leave empty, and what empty means.
 EMPTY_MEANS: dict[str, Any] = {"interval_timezone": "UTC", "jitter_seconds": 0}
 
+#: What a cron line takes, said the same on every form that has one.
+CRON_LINE_HELP = (
+    "Six fields, seconds first (second minute hour day month weekday, e.g. "
+    '"*/5 * * * * *"), or the five classic ones (at second 0, e.g. "0 5 * * 1-5"). '
+    'An "&" before the weekday ("0 9 1-7 * &mon": the first Monday) means both day '
+    "fields must match, as in Celery; without it either may, as in cron."
+)
 
-class PeriodicTaskForm(forms.ModelForm):
-    """The periodic task form: "when" is a cron line and a zone, or a chosen crontab.
 
-    The line is optional. When it is filled in (on the change page: edited; it starts as
-    the task's current crontab), it wins over the crontab field: saving reuses the
-    crontab with these seven fields or creates it. Otherwise the chosen crontab is kept.
+def cron_line_field(*, required: bool, help_text: str = CRON_LINE_HELP) -> forms.CharField:
+    """The one-line cron input and its live preview, for the task and the crontab forms.
+
+    The form points the preview at the cron-preview view and at its zone input with
+    :func:`connect_preview`.
     """
-
-    cron = forms.CharField(
+    return forms.CharField(
         label="Cron line",
-        required=False,
+        required=required,
         max_length=CRON_LINE_MAX,
         strip=True,
         widget=CronLineInput(
@@ -161,10 +167,29 @@ class PeriodicTaskForm(forms.ModelForm):
                 "spellcheck": "false",
             }
         ),
-        help_text="Six fields, seconds first (second minute hour day month weekday, e.g. "
-        '"*/5 * * * * *"), or the five classic ones (at second 0, e.g. "0 5 * * 1-5"). '
-        "When filled in, it wins over the crontab chosen below: saving reuses the crontab "
-        "with these fields and zone, or creates it.",
+        help_text=help_text,
+    )
+
+
+def connect_preview(field: forms.Field, preview_url: str, zone_input_id: str) -> None:
+    """Tell cron_preview.js where to ask for the preview and which input holds the zone."""
+    field.widget.attrs.update(
+        {"data-preview-url": preview_url, "data-timezone-input": zone_input_id}
+    )
+
+
+class PeriodicTaskForm(forms.ModelForm):
+    """The periodic task form: "when" is a cron line and a zone, or a chosen crontab.
+
+    The line is optional. When it is filled in (on the change page: edited; it starts as
+    the task's current crontab), it wins over the crontab field: saving reuses the
+    crontab with these seven fields or creates it. Otherwise the chosen crontab is kept.
+    """
+
+    cron = cron_line_field(
+        required=False,
+        help_text=f"{CRON_LINE_HELP} When filled in, it wins over the crontab chosen below: "
+        "saving reuses the crontab with these fields and zone, or creates it.",
     )
 
     cron_timezone = Crontab._meta.get_field("timezone").formfield(
@@ -199,9 +224,7 @@ class PeriodicTaskForm(forms.ModelForm):
                 "Or choose an existing crontab; used when the cron line above is empty "
                 "or left as it was."
             )
-        self.fields["cron"].widget.attrs.update(
-            {"data-preview-url": self.preview_url, "data-timezone-input": "id_cron_timezone"}
-        )
+        connect_preview(self.fields["cron"], self.preview_url, "id_cron_timezone")
         self.new_crontab: Crontab | None = None
         for name in EMPTY_MEANS:  # optional on the form: see clean()
             if name in self.fields:

@@ -7,11 +7,14 @@ from typing import Any
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import ValidationError
+from django.db import models
 from django.http import HttpRequest, JsonResponse
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html, format_html_join
 
 from djag.admin.base import AttributedChangesMixin, LenientChangeList
+from djag.admin.cells import cut_text, moment_field
 from djag.admin.fragments import (
     RECENT_RUNS,
     change_history_html,
@@ -32,7 +35,13 @@ from djag.models import (
     TaskDependency,
 )
 from djag.store.compile import Problem
-from djag.text import zoned_text
+from djag.text import local_text, zoned_text
+
+#: The dependency column names at most this many dependees, then "and N more".
+DEPENDEES_SHOWN = 5
+#: The "by source" filter's value for the tasks made in the admin (no source file or
+#: module is named "-").
+EDITED_HERE = "-"
 
 
 class DependencyInline(admin.TabularInline):
@@ -45,15 +54,46 @@ class DependencyInline(admin.TabularInline):
     verbose_name_plural = "dependencies (this task runs after)"
 
 
-class WaitingChangeList(LenientChangeList):
-    """Works out, for the tasks of the page only, which are waiting on a dependency."""
+class TaskChangeList(LenientChangeList):
+    """Reads, for the tasks of the page only, their dependencies and which of them wait."""
 
     def get_results(self, request: HttpRequest) -> None:
         super().get_results(request)
         tasks = list(self.result_list)
-        found = status.waiting([task.pk for task in tasks], timezone.now())
+        ids = [task.pk for task in tasks]
+        found = status.waiting(ids, timezone.now())
+        edges: dict[int, list[tuple[str, bool, bool]]] = {}
+        for depender, name, future, require_success in (
+            TaskDependency.objects.filter(depender__in=ids)
+            .order_by("dependee__name")
+            .values_list("depender_id", "dependee__name", "future_depends", "require_success")
+        ):
+            edges.setdefault(depender, []).append((name, future, require_success))
         for task in tasks:
             task.waiting_status = found.get(task.pk)
+            task.dependee_edges = edges.get(task.pk, [])
+
+
+class SourceFilter(admin.SimpleListFilter):
+    """The schedule files and modules tasks are declared in (djag_sync), and the admin."""
+
+    title = "source"
+    parameter_name = "source"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        sources = (
+            PeriodicTask.objects.exclude(source="")
+            .values_list("source", flat=True)
+            .distinct()
+            .order_by("source")
+        )
+        return [(EDITED_HERE, "edited here"), *((source, source) for source in sources)]
+
+    def queryset(self, request: HttpRequest, queryset: models.QuerySet) -> models.QuerySet:
+        value = self.value()
+        if value is None:
+            return queryset
+        return queryset.filter(source="" if value == EDITED_HERE else value)
 
 
 @admin.register(PeriodicTask)
@@ -66,11 +106,12 @@ class PeriodicTaskAdmin(AttributedChangesMixin, TaskActionsMixin):
         "schedule_text",
         "enabled",
         "misfire_policy",
-        "in_code",
-        "waiting_for",
+        "dependencies_column",
+        "waiting_column",
+        "source_column",
         "problem_flag",
     )
-    list_filter = ("enabled", "misfire_policy", "task", "source")
+    list_filter = ("enabled", "misfire_policy", "task", SourceFilter)
     search_fields = ("name", "task", "description")
     autocomplete_fields = ("crontab",)
     list_select_related = ("crontab",)
@@ -89,12 +130,12 @@ class PeriodicTaskAdmin(AttributedChangesMixin, TaskActionsMixin):
         "schedule_text",
         "next_fires",
         "waiting_for",
-        "resume_at",
-        "last_event_at",
+        "resume_at_text",
+        "last_event_at_text",
         "problem",
-        "problem_at",
+        "problem_at_text",
         "source",
-        "created_at",
+        "created_at_text",
     )
     fieldsets = (
         (None, {"fields": ("name", "task", "enabled", "waiting_for", "description")}),
@@ -156,16 +197,21 @@ class PeriodicTaskAdmin(AttributedChangesMixin, TaskActionsMixin):
             {
                 "classes": ("collapse",),
                 "fields": (
-                    "resume_at",
-                    "last_event_at",
+                    "resume_at_text",
+                    "last_event_at_text",
                     "problem",
-                    "problem_at",
+                    "problem_at_text",
                     "source",
-                    "created_at",
+                    "created_at_text",
                 ),
             },
         ),
     )
+
+    resume_at_text = moment_field("resume_at", "resume at")
+    last_event_at_text = moment_field("last_event_at", "last event at")
+    problem_at_text = moment_field("problem_at", "problem at")
+    created_at_text = moment_field("created_at", "created at")
 
     @admin.display(description="schedule")
     def schedule_text(self, obj: PeriodicTask) -> str:
@@ -179,15 +225,21 @@ class PeriodicTaskAdmin(AttributedChangesMixin, TaskActionsMixin):
     def get_urls(self) -> list[Any]:
         from django.urls import path
 
-        from djag.admin.dag import view_for
+        from djag.admin.dag import views_for
 
-        dag = path("dag/", self.admin_site.admin_view(view_for(self)), name="djag_periodictask_dag")
+        dag_view, dag_state_view = views_for(self)
+        dag = path("dag/", self.admin_site.admin_view(dag_view), name="djag_periodictask_dag")
+        dag_state = path(
+            "dag/state/",
+            self.admin_site.admin_view(dag_state_view),
+            name="djag_periodictask_dag_state",
+        )
         preview = path(
             "cron-preview/",
             self.admin_site.admin_view(self.cron_preview_view),
             name="djag_periodictask_cron_preview",
         )
-        return [dag, preview, *super().get_urls()]
+        return [dag, dag_state, preview, *super().get_urls()]
 
     # -- the form: a cron line with its live preview, task name suggestions ------------------
 
@@ -202,7 +254,8 @@ class PeriodicTaskAdmin(AttributedChangesMixin, TaskActionsMixin):
     def cron_preview_view(self, request: HttpRequest) -> JsonResponse:
         """``cron-preview/?line=...&timezone=...``: the readable text of a cron line and its
         next five fire times in the zone, or the error that the form would show."""
-        if not self.has_view_permission(request):
+        # The crontab form previews its line here too.
+        if not (self.has_view_permission(request) or request.user.has_perm("djag.view_crontab")):
             return JsonResponse({"text": "", "next": [], "error": "Permission denied."}, status=403)
         line = request.GET.get("line", "").strip()
         zone = request.GET.get("timezone", "").strip() or "UTC"
@@ -234,9 +287,55 @@ class PeriodicTaskAdmin(AttributedChangesMixin, TaskActionsMixin):
             )
 
     def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
-        return WaitingChangeList
+        return TaskChangeList
+
+    class Media:
+        css = {"all": ("djag/admin.css",)}
 
     @admin.display(description="dependencies")
+    def dependencies_column(self, obj: PeriodicTask) -> str:
+        """The task's dependees; a future edge and one that takes any result are marked."""
+        edges = getattr(obj, "dependee_edges", [])
+        if not edges:
+            return "-"
+        shown = format_html_join(
+            ", ",
+            "{}{}",
+            (
+                (
+                    name,
+                    format_html(
+                        ' <em class="djag-edge-kind">({})</em>',
+                        ", ".join(
+                            kind
+                            for kind, marked in (("future", future), ("any result", not success))
+                            if marked
+                        ),
+                    )
+                    if future or not success
+                    else "",
+                )
+                for name, future, success in edges[:DEPENDEES_SHOWN]
+            ),
+        )
+        more = len(edges) - DEPENDEES_SHOWN
+        return format_html("after {}{}", shown, f" and {more} more" if more > 0 else "")
+
+    @admin.display(description="waiting")
+    def waiting_column(self, obj: PeriodicTask) -> str:
+        """Which dependees hold the task's due event back, since when; the why on hover."""
+        found = getattr(obj, "waiting_status", None)
+        if found is None:
+            return "-"
+        names = ", ".join(blocker.dependee for blocker in found.blockers)
+        return format_html(
+            '<span class="djag-waiting" title="{}">for {} since {}</span>',
+            str(found),
+            cut_text(names, 60),
+            local_text(found.since),
+        )
+
+    @admin.display(description="waiting")
     def waiting_for(self, obj: PeriodicTask) -> str:
         if obj.pk is None:
             return "-"
@@ -246,10 +345,17 @@ class PeriodicTaskAdmin(AttributedChangesMixin, TaskActionsMixin):
             found = status.waiting([obj.pk], timezone.now()).get(obj.pk)
         return str(found) if found is not None else "-"
 
-    @admin.display(description="in code", boolean=True)
-    def in_code(self, obj: PeriodicTask) -> bool:
-        """Declared in a schedule file (djag_sync): edits here are overwritten by the next sync."""
-        return bool(obj.source)
+    @admin.display(description="source", ordering="source")
+    def source_column(self, obj: PeriodicTask) -> str:
+        """ "code" for a task declared in a schedule file or module (djag_sync), whose edits
+        here the next sync overwrites; nothing for a task made here."""
+        if not obj.source:
+            return ""
+        return format_html(
+            '<span class="djag-badge djag-source-code" title="declared in {}; edits made here are'
+            ' overwritten by the next djag_sync">code</span>',
+            obj.source,
+        )
 
     @admin.display(description="problem", boolean=False)
     def problem_flag(self, obj: PeriodicTask) -> str:

@@ -218,3 +218,53 @@ def deadlocked_cycles(
         on_cycle = set(cycle)
         failing = [(d, e) for d, e in failing if d not in on_cycle and e not in on_cycle]
     return cycles
+
+
+# --- parts of a large graph (the admin's DAG page) --------------------------------------------
+
+
+def connected_groups(nodes: Iterable[Node], edges: Iterable[tuple[Node, Node]]) -> list[list[Node]]:
+    """The weakly connected components: tasks linked by edges of any kind, in either direction.
+
+    Each group keeps the order of ``nodes``; groups come largest first, ties in the order of
+    their first node. Edges to nodes not listed are ignored.
+    """
+    position = {node: index for index, node in enumerate(nodes)}
+    parent = list(range(len(position)))
+
+    def root(index: int) -> int:
+        while parent[index] != index:
+            parent[index] = parent[parent[index]]  # path halving keeps the trees flat
+            index = parent[index]
+        return index
+
+    for depender, dependee in edges:
+        if depender in position and dependee in position:
+            a, b = root(position[depender]), root(position[dependee])
+            if a != b:
+                parent[max(a, b)] = min(a, b)
+    groups: dict[int, list[Node]] = {}
+    for node, index in position.items():
+        groups.setdefault(root(index), []).append(node)
+    return sorted(groups.values(), key=lambda group: (-len(group), position[group[0]]))
+
+
+def neighbourhood(edges: Iterable[tuple[Node, Node]], start: Node, depth: int) -> dict[Node, int]:
+    """The nodes at most ``depth`` edges from ``start`` (either direction), with their distance."""
+    linked: dict[Node, list[Node]] = {}
+    for depender, dependee in edges:
+        linked.setdefault(depender, []).append(dependee)
+        linked.setdefault(dependee, []).append(depender)
+    distance = {start: 0}
+    frontier = [start]
+    for step in range(1, depth + 1):
+        if not frontier:
+            break
+        reached = []
+        for node in frontier:
+            for other in linked.get(node, ()):
+                if other not in distance:
+                    distance[other] = step
+                    reached.append(other)
+        frontier = reached
+    return distance

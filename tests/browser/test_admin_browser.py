@@ -2,25 +2,23 @@
 
 Skipped when /usr/bin/chromium or the playwright package is missing (``apt-get install
 chromium``; ``pip install playwright``; never ``playwright install``: the system
-Chromium is used). Each test saves a screenshot to var/screenshots/.
+Chromium is used). Each test saves a screenshot (``support.shot``). The fixtures are in
+conftest.py.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-CHROMIUM = "/usr/bin/chromium"
+from .support import CHROMIUM, choose, make_task, shot
+
 if not os.path.exists(CHROMIUM):
     pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium)", allow_module_level=True)
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-
-from django.contrib.auth.models import User  # noqa: E402
 
 from djag.models import Crontab, PeriodicTask, TaskDependency, TaskRun  # noqa: E402
 
@@ -29,72 +27,6 @@ pytestmark = [
     pytest.mark.django_db(transaction=True),
     pytest.mark.timeout(60),
 ]
-
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-PASSWORD = "browser-pass"
-#: A queue no worker reads: messages published by "Run now" stay in the broker folder.
-QUEUE = "djag-browser-tests"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    # Playwright's sync API runs an event loop in this thread; the ORM calls of the tests
-    # are still synchronous.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-        )
-        yield browser
-        browser.close()
-    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-
-
-@pytest.fixture
-def page(browser: Any, live_server: Any) -> Iterator[Any]:
-    """A logged-in admin page of a fresh browser context."""
-    User.objects.create_superuser("admin", "admin@example.com", PASSWORD)
-    context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 900})
-    # The admin's navigation sidebar closed: more room for what each test shows.
-    context.add_init_script("localStorage.setItem('django.admin.navSidebarIsOpen', 'false')")
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    page.goto("/admin/login/?next=/admin/")
-    page.fill("#id_username", "admin")
-    page.fill("#id_password", PASSWORD)
-    page.click("input[type=submit]")
-    sync_api.expect(page.locator("#user-tools")).to_contain_text("admin")
-    yield page
-    context.close()
-
-
-def shot(target: Any, name: str) -> Path:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    path = SCREENSHOTS / f"{name}.png"
-    target.screenshot(path=str(path))
-    return path
-
-
-def make_task(name: str, crontab: Crontab, **fields: Any) -> PeriodicTask:
-    fields.setdefault("task", "tests.append_line")
-    fields.setdefault("queue", QUEUE)
-    return PeriodicTask.objects.create(name=name, crontab=crontab, **fields)
-
-
-def choose(page: Any, select_id: str, text: str) -> None:
-    """Pick ``text`` in the select2 autocomplete widget of ``select_id``."""
-    page.click(f"#{select_id} + .select2 .select2-selection")
-    page.fill(".select2-container--open .select2-search__field", text)
-    page.locator(".select2-results__option", has_text=text).first.click()
 
 
 def test_add_a_task_with_a_cron_line_and_its_live_preview(page: Any) -> None:
@@ -125,7 +57,6 @@ def test_add_a_task_with_a_cron_line_and_its_live_preview(page: Any) -> None:
     sync_api.expect(page.locator(".messagelist .success")).to_contain_text("browser-report")
     sync_api.expect(page.locator("#result_list")).to_contain_text("browser-report")
     sync_api.expect(page.locator("#result_list")).to_contain_text("05:30")
-    shot(page, "admin-task-list")
     crontab = PeriodicTask.objects.get(name="browser-report").crontab
     assert (crontab.line(), crontab.zone_name) == ("0 30 5 * * 1-5", "Europe/Paris")
 
