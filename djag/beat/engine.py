@@ -338,19 +338,7 @@ class Engine:
         self._track_claims(claimed, now)
 
     def _claim_stamp(self, now: float, task_ids: Iterable[int]) -> float:
-        """The claim time of runs decided now: never before a dependee finish they counted.
-
-        The rule compares a dependee's finish with the depender's last start. A
-        finish stamped by a worker whose clock runs ahead, or read by a tick that
-        began before it, could otherwise look newer than the run it let start,
-        and let the next run go without waiting.
-        """
-        finishes = [
-            self.runs.marks_of(edge.dependee).last_finish or now
-            for task_id in task_ids
-            for edge in self.catalog.edges.get(task_id, ())
-        ]
-        return max([now, *finishes])
+        return self.runs.claim_stamp(now, task_ids, self.catalog.edges)
 
     def progress(self, task_id: int) -> Progress:
         """What the planner needs of the task's runs."""

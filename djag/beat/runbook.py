@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 
-from djag.core.dag import NO_RUNS, RunMarks
+from djag.core.dag import NO_RUNS, Edge, RunMarks
 from djag.core.vocab import RunState
 from djag.store.rows import ActiveRun, ClaimedRun, FinishedRun
 
@@ -162,3 +162,20 @@ class RunBook:
         for task_id in changed:
             self.marks[task_id] = fresh.get(task_id, NO_RUNS)
         return changed
+
+    def claim_stamp(
+        self, now: float, task_ids: Iterable[int], edges: Mapping[int, Sequence[Edge]]
+    ) -> float:
+        """The claim time of runs decided now: never before a dependee finish they counted.
+
+        The rule compares a dependee's finish with the depender's last start. A
+        finish stamped by a worker whose clock runs ahead, or read by a tick that
+        began before it, could otherwise look newer than the run it let start,
+        and let the next run go without waiting.
+        """
+        finishes = [
+            self.marks_of(edge.dependee).last_finish or now
+            for task_id in task_ids
+            for edge in edges.get(task_id, ())
+        ]
+        return max([now, *finishes])
