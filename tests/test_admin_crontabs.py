@@ -66,6 +66,22 @@ def test_a_bad_line_is_reported_on_it(admin_client: Client, line: str, message: 
     assert not Crontab.objects.exists()
 
 
+def test_the_line_carries_the_day_matching(admin_client: Client) -> None:
+    """An "&" before the day of week is Celery's "both day fields": the first Monday."""
+    response = admin_client.post(ADD, form("0 0 9 1-7 * &mon"))
+    assert response.status_code == 302, form_errors(response)
+    crontab = Crontab.objects.get()
+    assert (crontab.day_of_week, crontab.day_match) == ("mon", "both")
+    url = reverse("admin:djag_crontab_change", args=[crontab.pk])
+    assert 'value="0 0 9 1-7 * &amp;mon"' in admin_client.get(url).content.decode()
+    assert admin_client.get(LIST, {"day_match__exact": "both"}).context["cl"].result_count == 1
+    assert admin_client.get(LIST, {"day_match__exact": "either"}).context["cl"].result_count == 0
+
+    admin_client.post(url, form("0 0 9 1-7 * mon"))
+    crontab.refresh_from_db()
+    assert crontab.day_match == "either"
+
+
 def test_a_bad_zone_is_reported_on_its_field(admin_client: Client) -> None:
     errors = form_errors(admin_client.post(ADD, form(zone="Mars/Olympus_Mons")))
     assert list(errors) == ["timezone"]

@@ -90,6 +90,12 @@ class CrontabForm(forms.ModelForm):
             self.add_error("cron", exc.messages)
         return cleaned
 
+    def _post_clean(self) -> None:
+        # A line with an error leaves the instance as stored (a row written past validation,
+        # say 31 February): validating it again would report fields this form does not show.
+        if "cron" not in self.errors:
+            super()._post_clean()
+
 
 @admin.register(Crontab)
 class CrontabAdmin(AttributedChangesMixin, admin.ModelAdmin):

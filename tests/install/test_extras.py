@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import configparser
 import os
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -121,6 +122,8 @@ def test_every_extra_for_users_has_a_probe() -> None:
 
 @pytest.fixture
 def memcached_location() -> Iterator[str]:
+    if shutil.which("memcached") is None:
+        pytest.skip("needs memcached installed (.ci/run installs it)")
     server = Memcached()
     server.start()
     yield f"127.0.0.1:{server.port}"
