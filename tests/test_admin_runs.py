@@ -80,8 +80,8 @@ def test_a_row_shows_seconds_a_badge_and_cut_text(
     assert ">failure</span>" in row  # the text stays: colour is not the only signal
     assert 'title="celery@a-rather-long-worker-host-name.example.com"' in row
     assert ">celery@a-rather-long-wo\u2026<" in row
-    # Cut in the cell (60 characters), whole in the tooltip.
-    assert '">ValueError: ' + "x" * 47 + "\u2026</span>" in row
+    # Cut in the cell (50 characters), whole in the tooltip.
+    assert '">ValueError: ' + "x" * 37 + "\u2026</span>" in row
     assert 'title="ValueError: ' + "x" * 200 + "\nTraceback..." in row
     assert "djag/admin.css" in html
 
@@ -200,7 +200,7 @@ def test_the_run_list_shows_who_asked_and_the_trigger(admin_client: Client) -> N
     html = admin_client.get(RUNS).content.decode()
     row = re.search(r'<td class="field-trigger_column">(.*?)</td>', html, re.S)
     assert row is not None
-    assert row.group(1) == "one-off by nightly etl"
+    assert row.group(1) == "one-off<br><small>by nightly etl</small>"
     assert "djag-state-waiting" in html
     assert admin_client.get(RUNS, {"trigger": "oneoff"}).context["cl"].result_count == 1
     assert admin_client.get(RUNS, {"q": "nightly"}).context["cl"].result_count == 1

@@ -134,7 +134,10 @@ class TaskRunAdmin(ReadOnlyAdmin):
         trigger = obj.get_trigger_display()
         if obj.coalesced_count > 1:
             trigger = f"{trigger} \u00d7{obj.coalesced_count}"
-        return f"{trigger} by {cut_text(obj.requested_by, 20)}" if obj.requested_by else trigger
+        if not obj.requested_by:
+            return trigger
+        # On a line of its own: the column stays as narrow as the trigger.
+        return format_html("{}<br><small>by {}</small>", trigger, cut_text(obj.requested_by, 12))
 
     @admin.display(description="worker", ordering="worker")
     def worker_column(self, obj: TaskRun) -> str:
@@ -144,10 +147,10 @@ class TaskRunAdmin(ReadOnlyAdmin):
     def duration_column(self, obj: TaskRun) -> str:
         return "-" if obj.duration is None else duration_text(obj.duration.total_seconds())
 
-    @admin.display(description="error or note")
+    @admin.display(description="error")
     def short_error(self, obj: TaskRun) -> str:
         """The error of a failed run, or the note of a row without one (why it was skipped)."""
-        return cut_text(obj.error or obj.note, 60)
+        return cut_text(obj.error or obj.note, 50)
 
     @admin.display(description="error")
     def error_block(self, obj: TaskRun) -> str:
