@@ -106,18 +106,14 @@ def test_user_action_payload_garbage(value: Any) -> None:
     validate_then_store(UserAction(action="fuzz", payload=value), "payload")
 
 
-@ADMIN_FUZZ
-@given(text=st.text(max_size=40) | st.sampled_from(["[NaN]", '["\\u0000"]', '["\\ud800"]']))
-def test_admin_answers_garbage_json_with_a_form_error(
-    admin_client: Client, crontab: Crontab, text: str
-) -> None:
-    data = {
+def task_form(**fields: Any) -> dict[str, Any]:
+    """The task add form as the admin posts it, with ``fields`` in it."""
+    return {
         "name": "fuzz",
         "task": "tests.append_line",
-        "crontab": crontab.pk,
         "start_at_0": "2030-01-01",
         "start_at_1": "00:00:00",
-        "args": text,
+        "args": "[]",
         "kwargs": "{}",
         "headers": "{}",
         "misfire_policy": "coalesce",
@@ -127,7 +123,16 @@ def test_admin_answers_garbage_json_with_a_form_error(
         "run_timeout_seconds": "3600",
         "dependencies-TOTAL_FORMS": "0",
         "dependencies-INITIAL_FORMS": "0",
+        **fields,
     }
+
+
+@ADMIN_FUZZ
+@given(text=st.text(max_size=40) | st.sampled_from(["[NaN]", '["\\u0000"]', '["\\ud800"]']))
+def test_admin_answers_garbage_json_with_a_form_error(
+    admin_client: Client, crontab: Crontab, text: str
+) -> None:
+    data = task_form(crontab=crontab.pk, args=text)
     response = post_rolled_back(admin_client, "/admin/djag/periodictask/add/", data)
     assert response.status_code in (200, 302)
     if response.status_code == 200:
@@ -198,24 +203,7 @@ def test_door_crontab_form(admin_client: Client, field: str, text: str) -> None:
 @settings(ADMIN_FUZZ, max_examples=15)
 @given(line=st.lists(door_cron, min_size=5, max_size=6).map(" ".join))
 def test_door_task_form_cron_line(admin_client: Client, crontab: Crontab, line: str) -> None:
-    data = {
-        "name": "fuzz",
-        "task": "tests.append_line",
-        "cron": line,
-        "cron_timezone": "UTC",
-        "start_at_0": "2030-01-01",
-        "start_at_1": "00:00:00",
-        "args": "[]",
-        "kwargs": "{}",
-        "headers": "{}",
-        "misfire_policy": "coalesce",
-        "grace_seconds": "60",
-        "max_catchup": "100",
-        "max_running": "1",
-        "run_timeout_seconds": "3600",
-        "dependencies-TOTAL_FORMS": "0",
-        "dependencies-INITIAL_FORMS": "0",
-    }
+    data = task_form(cron=line, cron_timezone="UTC")
     response = post_rolled_back(admin_client, "/admin/djag/periodictask/add/", data)
     assert response.status_code in (200, 302)
     if response.status_code == 200:
