@@ -7,6 +7,8 @@ import django.db.models.deletion
 import timezone_field.fields
 from django.db import migrations, models
 
+from djag.models._compat import check_constraint
+
 
 class Migration(migrations.Migration):
     dependencies = [
@@ -151,15 +153,15 @@ class Migration(migrations.Migration):
         ),
         migrations.AddConstraint(
             model_name="crontab",
-            constraint=models.CheckConstraint(
-                condition=models.Q(("day_match__in", ["either", "both"])),
+            constraint=check_constraint(
+                models.Q(("day_match__in", ["either", "both"])),
                 name="djag_crontab_day_match",
             ),
         ),
         migrations.AddConstraint(
             model_name="periodictask",
-            constraint=models.CheckConstraint(
-                condition=models.Q(
+            constraint=check_constraint(
+                models.Q(
                     models.Q(("crontab__isnull", False), ("interval_seconds__isnull", True)),
                     models.Q(("crontab__isnull", True), ("interval_seconds__isnull", False)),
                     _connector="OR",
@@ -169,8 +171,8 @@ class Migration(migrations.Migration):
         ),
         migrations.AddConstraint(
             model_name="periodictask",
-            constraint=models.CheckConstraint(
-                condition=models.Q(
+            constraint=check_constraint(
+                models.Q(
                     ("interval_seconds__isnull", True),
                     models.Q(("interval_seconds__gte", 1), ("interval_seconds__lte", 316224000)),
                     _connector="OR",
@@ -180,8 +182,8 @@ class Migration(migrations.Migration):
         ),
         migrations.AddConstraint(
             model_name="periodictask",
-            constraint=models.CheckConstraint(
-                condition=models.Q(("jitter_seconds__lte", 86400)), name="djag_task_jitter_range"
+            constraint=check_constraint(
+                models.Q(("jitter_seconds__lte", 86400)), name="djag_task_jitter_range"
             ),
         ),
     ]
