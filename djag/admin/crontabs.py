@@ -94,7 +94,7 @@ class CrontabForm(forms.ModelForm):
         # A line with an error leaves the instance as stored (a row written past validation,
         # say 31 February): validating it again would report fields this form does not show.
         if "cron" not in self.errors:
-            super()._post_clean()
+            super()._post_clean()  # type: ignore[misc]
 
 
 @admin.register(Crontab)

@@ -348,9 +348,10 @@ class PeriodicTaskAdmin(AttributedChangesMixin, TaskActionsMixin):
     @admin.display(description="source", ordering="source")
     def source_column(self, obj: PeriodicTask) -> str:
         """ "code" for a task declared in a schedule file or module (djag_sync), whose edits
-        here the next sync overwrites; nothing for a task made here."""
+        here the next sync overwrites; the empty-value dash for a task made here (said
+        explicitly: Django 4.2 shows an empty string as it is, 5.x as the dash)."""
         if not obj.source:
-            return ""
+            return self.get_empty_value_display()
         return format_html(
             '<span class="djag-badge djag-source-code" title="declared in {}; edits made here are'
             ' overwritten by the next djag_sync">code</span>',
