@@ -1,7 +1,8 @@
-"""Retention: which ledger and audit rows may go, and deleting them in short batches.
+"""Retention: which ledger, audit and change-log rows may go, and deleting them in short batches.
 
 Never an active or waiting run, never a run beat still reads (``runs_beat_still_reads``), never
-a run that counts towards its task's ``max_runs``.
+a run that counts towards its task's ``max_runs``; never a schedule change beat may still read
+(``changes_cutoff``).
 """
 
 from __future__ import annotations
@@ -11,11 +12,13 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import OuterRef, Q, QuerySet, Subquery
+from django.db.models import Max, Min, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
+from django.utils import timezone
 
 from djag.core.vocab import ACTIVE_STATES, NOT_STARTED_STATES, TERMINAL_STATES, RunState
-from djag.models import PeriodicTask, TaskRun, UserActionAudit
+from djag.models import PeriodicTask, ScheduleChange, SchedulerLease, TaskRun, UserActionAudit
+from djag.store.feed import ChangeFeed
 from djag.store.history import COUNTS_TOWARDS_MAX_RUNS
 
 #: Rows deleted per statement: keeps each transaction and lock short on a big ledger.
@@ -27,6 +30,8 @@ class Pruned:
     runs: int  # deleted (or, in a dry run, that would be)
     runs_kept: int  # old enough, but still read by beat
     audits: int
+    changes: int = 0  # schedule changes deleted (or that would be)
+    changes_cutoff: dt.datetime | None = None  # the changes made before it were pruned
 
 
 def runs_beat_still_reads() -> set[int]:
@@ -88,9 +93,43 @@ def delete_in_batches(rows: QuerySet[Any], keep: Collection[int], dry_run: bool)
             deleted += rows.filter(pk__in=doomed).delete()[0]
 
 
-def prune(cutoff: dt.datetime, dry_run: bool = False) -> Pruned:
+def changes_cutoff(asked: dt.datetime) -> dt.datetime:
+    """The moment before which schedule changes may be deleted: ``asked``, or earlier.
+
+    A running beat reads the changes with an id above the newest it has read, and those
+    in id gaps for ``ChangeFeed.GAP_SECONDS`` (ids that commit out of order); at start or
+    takeover it loads the whole schedule instead. So a change is kept while it is younger
+    than the gap window, and while it is newer than a gap window before the last tick of
+    any beat that has held the lease: a stalled beat that comes back reads the changes made
+    since, and they must be there. Both windows are counted on the real clock, whatever
+    moment the caller pretends it is.
+    """
+    window = dt.timedelta(seconds=ChangeFeed.GAP_SECONDS)
+    last_tick = SchedulerLease.objects.aggregate(oldest=Min("ticked_at"))["oldest"]
+    return min(asked, timezone.now() - window, *([last_tick - window] if last_tick else []))
+
+
+def old_changes(cutoff: dt.datetime) -> QuerySet[ScheduleChange]:
+    """Schedule changes made before ``cutoff``, except the newest change of all: the next id
+    must stay above every id beat has read (SQLite and older MariaDB servers hand out
+    the deleted newest ids again)."""
+    newest = ScheduleChange.objects.aggregate(newest=Max("id"))["newest"]
+    return ScheduleChange.objects.filter(at__lt=cutoff).exclude(id=newest)
+
+
+def prune(
+    cutoff: dt.datetime,
+    dry_run: bool = False,
+    changes_before: dt.datetime | None = None,
+) -> Pruned:
+    """Delete the runs and audit rows older than ``cutoff`` and, with ``changes_before``,
+    the schedule changes made before it that beat cannot still read."""
     runs, kept = delete_in_batches(old_finished_runs(cutoff), runs_beat_still_reads(), dry_run)
     audits, _ = delete_in_batches(
         UserActionAudit.objects.filter(deleted_at__lt=cutoff), (), dry_run
     )
-    return Pruned(runs, kept, audits)
+    if changes_before is None:
+        return Pruned(runs, kept, audits)
+    safe = changes_cutoff(changes_before)
+    changes, _ = delete_in_batches(old_changes(safe), (), dry_run)
+    return Pruned(runs, kept, audits, changes, safe)
