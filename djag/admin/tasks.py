@@ -178,6 +178,7 @@ class PeriodicTaskAdmin(AttributedChangesMixin, TaskActionsMixin):
                 )
             },
         ),
+        ("History", {"fields": ("keep_history",)}),
         (
             "Routing",
             {

@@ -62,6 +62,7 @@ def make_schedules() -> None:
         max_running=0,
         max_runs=12,
         run_timeout_seconds=120,
+        keep_history="failures",
         description="First Monday\nof the month.",
         exclude_dates="2026-12-24, 2026-12-31",
         holiday_calendar="FR",

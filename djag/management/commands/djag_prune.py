@@ -20,7 +20,9 @@ class Command(BaseCommand):
         "ago, and user action audit rows deleted more than DAYS days ago. Active runs "
         "(claimed, sent, started, retry) are never deleted, nor the runs beat still reads: "
         "each task's newest run, newest success and newest finished run (the dependency "
-        "rule uses them), and the runs that count towards a task's max_runs. With "
+        "rule uses them), and the runs that count towards a task's max_runs. Tasks whose "
+        "keep_history is 'failures' or 'last' lose their successes, or all but their last "
+        "runs, whatever their age (at most 100,000 runs looked at per pass). With "
         "--changes-older-than (or DJAG_CHANGE_RETENTION_DAYS), also the schedule change log "
         "(ScheduleChange) older than that, never a change beat may not have read yet."
     )
@@ -68,6 +70,12 @@ class Command(BaseCommand):
             f"{verb} {result.runs} runs finished before {utc_text(cutoff)}{kept}.\n"
             f"{verb} {result.audits} user action audit rows deleted before {utc_text(cutoff)}."
         )
+        if result.trimmed or result.trim_unfinished:
+            more = " (this pass stopped at its limit: run again for the rest)"
+            self.stdout.write(
+                f"{verb} {result.trimmed} runs that their task's keep_history lets go"
+                f"{more if result.trim_unfinished else ''}."
+            )
         if result.changes_cutoff is not None:
             self.stdout.write(
                 f"{verb} {result.changes} schedule changes made before "
