@@ -42,8 +42,9 @@ class Command(BaseCommand):
             default=None,
             metavar="DAYS",
             help="Also delete schedule changes (the ScheduleChange log) made more than DAYS "
-            "days ago; never the newest, nor one made less than 5 minutes before beat's last "
-            "tick. Default: DJAG_CHANGE_RETENTION_DAYS (unset: keep every change).",
+            "days ago, never one beat may not have read: the newest, those of the last 5 "
+            "minutes, and those since 5 minutes before beat's last tick. Default: "
+            "DJAG_CHANGE_RETENTION_DAYS (unset: keep every change).",
         )
         parser.add_argument(
             "--dry-run", action="store_true", help="Count what would be deleted; delete nothing."
