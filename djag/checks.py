@@ -124,6 +124,16 @@ def check_djag_settings(**_: Any) -> list[checks.CheckMessage]:
                     id="djag.E006",
                 )
             )
+    change_days = getattr(settings, "DJAG_CHANGE_RETENTION_DAYS", None)
+    if change_days is not None and not _positive_number(change_days):
+        errors.append(
+            checks.Error(
+                f"DJAG_CHANGE_RETENTION_DAYS is {change_days!r}; it must be None (keep every "
+                "schedule change) or a number greater than zero.",
+                hint="Remove DJAG_CHANGE_RETENTION_DAYS to keep every change.",
+                id="djag.E006",
+            )
+        )
     schedules = getattr(settings, "DJAG_SCHEDULES", conf.DEFAULTS["DJAG_SCHEDULES"])
     if not isinstance(schedules, list | tuple) or not all(
         isinstance(item, str) and item.strip() for item in schedules

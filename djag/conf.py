@@ -7,6 +7,7 @@ through :func:`get` at call time (never at import time) so that
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -20,6 +21,7 @@ class DjagSettings:
     lease_seconds: float
     poll_seconds: float
     run_retention_days: int
+    change_retention_days: float | None
     schedules: tuple[str, ...]
     alert_mail: bool
     alert_webhook: str
@@ -37,6 +39,9 @@ DEFAULTS = {
     "DJAG_POLL_SECONDS": 5.0,
     # TaskRun and audit rows older than this are removed by djag_prune.
     "DJAG_RUN_RETENTION_DAYS": 30,
+    # ScheduleChange rows (the audit trail of edits) older than this are removed by
+    # djag_prune; None keeps them all.
+    "DJAG_CHANGE_RETENTION_DAYS": None,
     # Schedule files (paths) or dotted module names that djag_sync reads when given none.
     "DJAG_SCHEDULES": [],
     # Mail alerts (djag.alerts) to ADMINS.
@@ -61,6 +66,7 @@ def get() -> DjagSettings:
         lease_seconds=float(read("DJAG_LEASE_SECONDS")),  # type: ignore[arg-type]
         poll_seconds=float(read("DJAG_POLL_SECONDS")),  # type: ignore[arg-type]
         run_retention_days=int(read("DJAG_RUN_RETENTION_DAYS")),  # type: ignore[call-overload]
+        change_retention_days=_days(read("DJAG_CHANGE_RETENTION_DAYS")),
         schedules=_names(read("DJAG_SCHEDULES")),
         alert_mail=read("DJAG_ALERT_MAIL") is True,
         alert_webhook=str(read("DJAG_ALERT_WEBHOOK") or ""),
@@ -87,6 +93,14 @@ def _port(value: object) -> int | None:
     """A port number, or None when unset or not a port (system check djag.E006 says so):
     a bad value turns the metrics off, never the processes that read the settings."""
     return value if is_port(value) else None  # type: ignore[return-value]
+
+
+def _days(value: object) -> float | None:
+    """A number of days, or None when unset or not a positive number (system check djag.E006
+    says so): a bad value prunes nothing, rather than everything."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if math.isfinite(value) and value > 0 else None
 
 
 def _names(value: object) -> tuple[str, ...]:

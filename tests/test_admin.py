@@ -247,6 +247,7 @@ def task_form(crontab: Crontab, **fields: Any) -> dict[str, Any]:
         "args": "[]",
         "kwargs": "{}",
         "misfire_policy": "coalesce",
+        "keep_history": "all",
         "grace_seconds": "60",
         "max_catchup": "100",
         "max_running": "1",

@@ -117,6 +117,7 @@ def task_form(**fields: Any) -> dict[str, Any]:
         "kwargs": "{}",
         "headers": "{}",
         "misfire_policy": "coalesce",
+        "keep_history": "all",
         "grace_seconds": "60",
         "max_catchup": "100",
         "max_running": "1",

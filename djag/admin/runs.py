@@ -26,6 +26,7 @@ from djag.models import (
     RunState,
     TaskRun,
 )
+from djag.store.volume import ledger_size
 from djag.text import duration_text
 
 #: A task id as the run list's filter carries it: a malformed value is no filter.
@@ -163,8 +164,10 @@ class TaskRunAdmin(ReadOnlyAdmin):
     def changelist_view(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
-        """On the runs of one task (``?periodic_task__id__exact=N``), a chart of durations."""
+        """The size of the whole ledger and, on the runs of one task
+        (``?periodic_task__id__exact=N``), a chart of durations."""
         extra_context = dict(extra_context or {})
+        extra_context["ledger_size"] = ledger_size().text()
         task_id = request.GET.get("periodic_task__id__exact", "")
         # ASCII digits only ("²".isdigit() is true, int("²") fails), and few enough for a key.
         if _ID.fullmatch(task_id):

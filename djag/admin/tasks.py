@@ -35,6 +35,7 @@ from djag.models import (
     TaskDependency,
 )
 from djag.store.compile import Problem
+from djag.store.volume import task_run_count
 from djag.text import local_text, zoned_text
 
 #: The dependency column names at most this many dependees, then "and N more".
@@ -125,6 +126,7 @@ class PeriodicTaskAdmin(AttributedChangesMixin, TaskActionsMixin):
         "clear_lost_runs",
     )
     readonly_fields = (
+        "ledger_rows",
         "recent_runs",
         "change_history",
         "schedule_text",
@@ -178,6 +180,7 @@ class PeriodicTaskAdmin(AttributedChangesMixin, TaskActionsMixin):
                 )
             },
         ),
+        ("History", {"fields": ("keep_history", "ledger_rows")}),
         (
             "Routing",
             {
@@ -377,6 +380,14 @@ class PeriodicTaskAdmin(AttributedChangesMixin, TaskActionsMixin):
     @admin.display(description=f"last {RECENT_RUNS} runs")
     def recent_runs(self, obj: PeriodicTask) -> str:
         return recent_runs_html(obj) if obj.pk else "-"
+
+    @admin.display(description="runs in the ledger")
+    def ledger_rows(self, obj: PeriodicTask) -> str:
+        """How many ledger rows the task has: what its keep_history bounds."""
+        if not obj.pk:
+            return "-"
+        count = task_run_count(obj.pk)
+        return f"{count:,} run{'' if count == 1 else 's'}"
 
     @admin.display(description="changes, newest first")
     def change_history(self, obj: PeriodicTask) -> str:

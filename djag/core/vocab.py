@@ -68,6 +68,14 @@ class Policy(Labelled):
     SKIP = "skip", "skip: run only an on-time event, record the others as skipped"
 
 
+class KeepHistory(Labelled):
+    """Which finished runs of a task the ledger keeps (``djag.store.retention.trim``)."""
+
+    ALL = "all", "all: keep every run"
+    FAILURES = "failures", "failures: delete successful runs but the last"
+    LAST = "last", "last: delete finished runs but the last ones"
+
+
 #: The most runs ``run_all`` makes for one backlog (``max_catchup`` is validated against it):
 #: one task's decision stays within what beat claims in one tick.
 MAX_CATCHUP = 1000

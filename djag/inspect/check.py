@@ -1,7 +1,8 @@
 """What keeps tasks from running (``manage.py djag_check``).
 
-Broken crontabs, problems beat reported, dependers that can never run and deadlocked
-cycles, each said with the rows involved and a fix.
+Broken crontabs, problems beat reported, dependers that can never run, deadlocked
+cycles and, when asked, task names no worker has registered, each said with the rows
+involved and a fix.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from djag.core.dag import (
 )
 from djag.inspect.snapshot import read_tasks
 from djag.inspect.waiting import why_never_runs
+from djag.inspect.workers import ask_workers, unregistered_texts, warning_text
 from djag.models import PeriodicTask
 from djag.store import history, schedule
 from djag.store.compile import Problem, compile_crontab, crontab_line
@@ -33,6 +35,8 @@ class Report:
     beat_problems: list[str] = field(default_factory=list)
     unrunnable: list[str] = field(default_factory=list)
     deadlocks: list[str] = field(default_factory=list)
+    unregistered: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # what could not be checked
     checked: str = ""
 
     @property
@@ -42,6 +46,7 @@ class Report:
             + len(self.beat_problems)
             + len(self.unrunnable)
             + len(self.deadlocks)
+            + len(self.unregistered)
         )
 
 
@@ -104,7 +109,9 @@ def unrunnable_text(blocked: Unrunnable, names: dict[int, str]) -> str:
     )
 
 
-def check(now: dt.datetime) -> Report:
+def check(now: dt.datetime, workers_timeout: float | None = None) -> Report:
+    """What keeps tasks from running; with ``workers_timeout``, the workers are asked which
+    task names they know too (waiting that many seconds for their answers)."""
     using = default_database()
     views = dict(sorted(read_tasks(using=using).items(), key=lambda item: item[1].row.name))
     names = {pk: view.row.name for pk, view in views.items()}
@@ -151,6 +158,13 @@ def check(now: dt.datetime) -> Report:
         f"{_count(len(views), 'task')}, {_count(edge_count, 'dependency', 'dependencies')} and "
         f"{_count(len(crontabs), 'crontab')} checked"
     )
+    if workers_timeout is not None:
+        answers = ask_workers(workers_timeout)
+        enabled = [(view.row.name, view.row.task) for view in views.values() if view.row.enabled]
+        report.unregistered = unregistered_texts(enabled, answers) if answers.workers else []
+        report.warnings = [text for text in [warning_text(answers, workers_timeout)] if text]
+        if answers.workers:
+            report.checked += f"; task names asked of {_count(len(answers.workers), 'worker')}"
     return report
 
 
@@ -163,4 +177,5 @@ SECTIONS = (
     ("beat_problems", "Tasks beat cannot schedule (edit the task; beat re-checks it)"),
     ("unrunnable", "Dependers that can never run"),
     ("deadlocks", "Deadlocks"),
+    ("unregistered", "Task names no worker has registered"),
 )

@@ -36,6 +36,14 @@ def non_negative(text: str) -> float:
     return value
 
 
+def positive(text: str) -> float:
+    """An argparse type: a finite number above zero."""
+    value = non_negative(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError(f"{text} must be a number above 0")
+    return value
+
+
 def add_now_argument(parser: argparse.ArgumentParser, purpose: str) -> None:
     parser.add_argument(
         "--now",

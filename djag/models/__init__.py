@@ -3,12 +3,13 @@ from .changes import ScheduleChange, TrackedModel, acting_as
 from .crontab import Crontab
 from .lease import SchedulerLease
 from .run import ACTIVE_STATES, TERMINAL_STATES, RunState, TaskRun, Trigger
-from .task import MisfirePolicy, PeriodicTask, TaskDependency
+from .task import KeepHistory, MisfirePolicy, PeriodicTask, TaskDependency
 
 __all__ = [
     "ACTIVE_STATES",
     "TERMINAL_STATES",
     "Crontab",
+    "KeepHistory",
     "MisfirePolicy",
     "PeriodicTask",
     "RunState",

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from djag.core.batches import chunks
 from djag.core.dag import find_cycle
-from djag.core.vocab import MAX_CATCHUP, choices, values
+from djag.core.vocab import MAX_CATCHUP, KeepHistory, choices, values
 from djag.core.vocab import Policy as MisfirePolicy
 
 from ._compat import JSONTypeOf, check_constraint
@@ -161,6 +161,14 @@ class PeriodicTask(TrackedModel):
         validators=[MinValueValidator(1), MaxValueValidator(LARGEST_INTEGER)],
         help_text="A run not finished after this long is marked lost and frees its slot.",
     )
+    keep_history = models.CharField(
+        max_length=10,
+        choices=choices(KeepHistory),
+        default=KeepHistory.ALL,
+        help_text="Which finished runs djag_prune (and the djag.prune task) delete whatever "
+        "their age: none (all), successes (failures), or all but the last (last). The runs "
+        "beat reads are always kept.",
+    )
     description = models.TextField(blank=True)
     source = models.CharField(
         max_length=200,
@@ -226,6 +234,9 @@ class PeriodicTask(TrackedModel):
             ),
             check_constraint(
                 models.Q(misfire_policy__in=values(MisfirePolicy)), name="djag_task_misfire_policy"
+            ),
+            check_constraint(
+                models.Q(keep_history__in=values(KeepHistory)), name="djag_task_keep_history"
             ),
             check_constraint(_json_type_is("args", "array"), name="djag_task_args_is_list"),
             check_constraint(_json_type_is("kwargs", "object"), name="djag_task_kwargs_is_object"),

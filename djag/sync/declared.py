@@ -61,6 +61,7 @@ TASK_FIELDS = (
     "max_running",
     "max_runs",
     "run_timeout_seconds",
+    "keep_history",
     "description",
     "exclude_dates",
     "exclude_weekdays",

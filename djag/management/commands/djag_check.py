@@ -8,7 +8,10 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from djag.inspect.check import SECTIONS, check
-from djag.management.common import add_now_argument
+from djag.management.common import add_now_argument, positive
+
+#: How long ``--workers`` waits for the workers' answers by default.
+DEFAULT_WORKERS_TIMEOUT = 2.0
 
 
 class Command(BaseCommand):
@@ -18,15 +21,30 @@ class Command(BaseCommand):
         "date), tasks beat reported a problem "
         "with, dependers that can never run (their dependee is disabled, has ended, reached "
         "max_runs or never fires again, or can itself never run) and deadlocked cycles "
-        "(tasks that each wait for the next, none with a run in flight). Run it after "
-        "deploys or from monitoring."
+        "(tasks that each wait for the next, none with a run in flight). With --workers, "
+        "also the enabled tasks whose Celery task no running worker has registered. Run it "
+        "after deploys or from monitoring."
     )
 
     def add_arguments(self, parser: Any) -> None:
         add_now_argument(parser, "and check as of then")
+        parser.add_argument(
+            "--workers",
+            nargs="?",
+            type=positive,
+            const=DEFAULT_WORKERS_TIMEOUT,
+            default=None,
+            metavar="SECONDS",
+            help="Also ask the running workers (inspect registered over the broker, waiting "
+            f"SECONDS for answers; {DEFAULT_WORKERS_TIMEOUT:g} when not given) which task "
+            "names they know, and flag enabled tasks none of them has registered. No worker "
+            "answering is a warning, not a problem.",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        report = check(options["now"] or timezone.now())
+        report = check(options["now"] or timezone.now(), workers_timeout=options["workers"])
+        for warning in report.warnings:
+            self.stderr.write(self.style.WARNING(f"Warning: {warning}"))
         for attribute, title in SECTIONS:
             items = getattr(report, attribute)
             if items:

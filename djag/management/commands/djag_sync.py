@@ -1,7 +1,9 @@
-"""djag_sync: create or update the tasks, crontabs and dependencies declared in code."""
+"""djag_sync: create or update the tasks, crontabs and dependencies declared in code, or
+export the database's schedules in that format."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
@@ -9,7 +11,7 @@ from django.db import transaction
 
 from djag import conf
 from djag.models import acting_as
-from djag.sync import apply, declared
+from djag.sync import apply, declared, export
 
 ACTOR = "djag_sync"
 
@@ -21,7 +23,8 @@ class Command(BaseCommand):
         "Without FILE, reads DJAG_SCHEDULES. Idempotent: a second run changes nothing. "
         "Tasks it creates are marked code-managed (their source is the file); --prune "
         "deletes the code-managed tasks no longer declared, never those made in the admin. "
-        "Nothing is written if any task is invalid."
+        "Nothing is written if any task is invalid. --export FILE writes every task of the "
+        "database to FILE in this format instead (YAML or JSON, by its extension)."
     )
 
     def add_arguments(self, parser: Any) -> None:
@@ -42,8 +45,18 @@ class Command(BaseCommand):
             action="store_true",
             help="Print what would change; write nothing.",
         )
+        parser.add_argument(
+            "--export",
+            metavar="FILE",
+            default=None,
+            help="Write every task, its crontab or interval and its dependencies to FILE "
+            "(.yaml, .yml or .json) in the format djag_sync reads; change nothing.",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if options["export"] is not None:
+            self.export(Path(options["export"]), options)
+            return
         specs = list(options["files"]) or list(conf.get().schedules)
         if not specs:
             raise CommandError(
@@ -64,6 +77,32 @@ class Command(BaseCommand):
                 + "\n".join(f"  {line}" for line in exc.errors)
             ) from exc
         self.report(result, specs, dry_run)
+
+    def export(self, path: Path, options: dict[str, Any]) -> None:
+        mixed = [
+            text
+            for text, given in (
+                ("FILE", options["files"]),
+                ("--prune", options["prune"]),
+                ("--dry-run", options["dry_run"]),
+            )
+            if given
+        ]
+        if mixed:
+            raise CommandError(
+                f"--export writes the database's schedules to a file; it takes no "
+                f"{', '.join(mixed)}."
+            )
+        try:
+            export.check_target(path)
+            data = export.declarations()
+            export.write(path, data)
+        except declared.SyncError as exc:
+            raise CommandError("Nothing was exported: " + "; ".join(exc.errors)) from exc
+        self.stdout.write(
+            f"Exported {len(data['tasks'])} task(s) to {path}. Sync it back with: "
+            f"manage.py djag_sync {path}"
+        )
 
     def report(self, result: apply.SyncResult, specs: list[str], dry_run: bool) -> None:
         for change in result.changes:
