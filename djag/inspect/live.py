@@ -30,7 +30,9 @@ class NextFire:
     """The task's next event on its schedule's clock, or why there is none."""
 
     at: dt.datetime | None
-    why_none: str = ""  # "disabled", "never", "problem: ...", "crontab error: ...", "interval error: ..."
+    why_none: str = (
+        ""  # "disabled", "never", "problem: ...", "crontab error: ...", "interval error: ..."
+    )
 
 
 @dataclass(frozen=True)
