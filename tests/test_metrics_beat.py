@@ -47,19 +47,21 @@ def test_a_beat_serves_what_it_saw_and_stops_when_it_closes(
         started_at=started,
     )
     port = free_port()
+    url = f"http://127.0.0.1:{port}/metrics"
     with override_settings(DJAG_METRICS_PORT=port, DJAG_METRICS_ADDRESS="127.0.0.1"):
         beat = DjagScheduler(app=app, lazy=True)
-    url = f"http://127.0.0.1:{port}/metrics"
-    try:
-        beat.engine.publish = publish
-        beat.tick()  # leads and loads: the run is in flight
-        finished = started + dt.timedelta(seconds=12.5)
-        TaskRun.objects.filter(pk=run.pk).update(state=RunState.SUCCESS, finished_at=finished)
-        beat.engine.next_db_poll = beat.engine.next_check = 0.0  # poll now
-        beat.tick()
-        page = scrape(url)
-    finally:
-        beat.close()
+        with pytest.raises(urllib.error.URLError):  # served from the first tick on
+            urllib.request.urlopen(url, timeout=5)
+        try:
+            beat.engine.publish = publish
+            beat.tick()  # leads and loads: the run is in flight
+            finished = started + dt.timedelta(seconds=12.5)
+            TaskRun.objects.filter(pk=run.pk).update(state=RunState.SUCCESS, finished_at=finished)
+            beat.engine.next_db_poll = beat.engine.next_check = 0.0  # poll now
+            beat.tick()
+            page = scrape(url)
+        finally:
+            beat.close()
     assert page["djag_beat_leader"] == {("djag_beat_leader", ()): 1.0}
     assert page["djag_tasks_with_problem"] == {("djag_tasks_with_problem", ()): 1.0}
     assert page["djag_runs"]["djag_runs_total", (("state", "success"),)] == 1.0

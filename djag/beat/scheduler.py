@@ -84,7 +84,10 @@ class DjagScheduler(Scheduler):
         )
         self.alerts = AlertWatch(self.engine, alerts.announce)
         self.engine.runs.on_ended.append(self.alerts.runs_ended)
-        self.report = MetricsReport(self.engine, metrics.from_settings())
+        # Served from the first tick, not here: celery beat also builds a scheduler only to
+        # print its banner, which would hold the port and never close.
+        self.report = MetricsReport(self.engine, metrics.Metrics())
+        self.serving = False
         self.lease = Lease(settings.lease_seconds, using=self.store.using)
         self.outage = Outage()
         self.loaded = False
@@ -98,6 +101,9 @@ class DjagScheduler(Scheduler):
 
     def tick(self, *args: Any, **kwargs: Any) -> float:
         now = self.clock()
+        if not self.serving:
+            self.serving = True
+            self.report.metrics = metrics.from_settings()
         if now < self.retry_at:
             return min(self.retry_at - now, self.longest_sleep)
         try:
