@@ -197,3 +197,24 @@ def test_beat_signals_mails_records_and_pauses_a_failing_task(
     engine.tick(now + CHECK_SECONDS)
     watch.tick(now + CHECK_SECONDS)
     assert len(received) == 1
+
+
+def test_saving_an_instance_read_before_beat_recorded_keeps_beats_state(
+    make_task: Callable[..., PeriodicTask],
+) -> None:
+    task = make_task(name="watched", alert_failures_in_a_row=1)
+    stale = PeriodicTask.objects.get(pk=task.pk)  # a form or a script reads the task
+    alerts.record_alerts("default", task.pk, frozenset({AlertKind.FAILING}), "failing: 1", E0)
+    stale.description = "edited"
+    stale.save()
+    task.refresh_from_db()
+    assert (task.description, task.alerts_tripped, task.alert_note) == (
+        "edited",
+        "failing",
+        "failing: 1",
+    )
+    deferred = PeriodicTask.objects.only("name", "description").get(pk=task.pk)
+    deferred.description = "again"
+    deferred.save()
+    task.refresh_from_db()
+    assert (task.description, task.alerts_tripped) == ("again", "failing")

@@ -8,6 +8,8 @@ an alert trips or recovers, and no form does.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
@@ -67,6 +69,19 @@ class TaskAlerts(models.Model):
 
     class Meta:
         abstract = True
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """Save without beat's columns: an instance read before beat recorded an alert (a
+        form, a script) must not write the old state back."""
+        whole_row = not args and kwargs.get("update_fields") is None
+        if whole_row and not self._state.adding and not kwargs.get("force_insert"):
+            skipped = self.alert_state_fields | self.get_deferred_fields()
+            kwargs["update_fields"] = [
+                field.name
+                for field in self._meta.concrete_fields
+                if not field.primary_key and field.attname not in skipped
+            ]
+        super().save(*args, **kwargs)
 
     def tripped_alerts(self) -> list[str]:
         """The kinds of the alerts tripped now ("failing", "overdue")."""
