@@ -30,6 +30,8 @@ logger = logging.getLogger("djag.beat")
 
 #: How often beat looks for slots whose ``succeed_within`` deadline passed.
 CHECK_SECONDS = 5.0
+#: The most tasks one tick checks (two queries each); the rest wait for the next ticks.
+MAX_CHECKS_PER_TICK = 200
 
 
 class AlertWatch:
@@ -73,8 +75,9 @@ class AlertWatch:
             ]
         else:
             due = [task_id for task_id in self.stale if task_id in tasks]
-        self.stale.clear()
-        for task_id in sorted(due):
+        due.sort()
+        self.stale = set(due[MAX_CHECKS_PER_TICK:])
+        for task_id in due[:MAX_CHECKS_PER_TICK]:
             self.check(task_id, now)
 
     def _forget(self, task_id: int) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from djag.alerts import Alert
+from djag.beat import alerting
 from djag.beat.alerting import CHECK_SECONDS, AlertWatch
 from djag.beat.engine import Engine
 from djag.beat.outbox import Dispatch
@@ -188,3 +189,16 @@ def test_a_reloaded_beat_does_not_announce_an_alert_already_recorded() -> None:
     successor.now = beat.now
     successor.run(beat.now + 2 * CHECK_SECONDS)
     assert successor.announced == []
+
+
+def test_one_tick_checks_a_bounded_number_of_tasks(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(alerting, "MAX_CHECKS_PER_TICK", 3)
+    store = FakeStore()
+    for task_id in range(1, 8):
+        store.add_task(task_row(task_id, **rule(failures_in_a_row=1)))
+    beat = Beat(store)
+    checked: list[int] = []
+    monkeypatch.setattr(beat.watch, "check", lambda task_id, now: checked.append(task_id))
+    for step in range(3):
+        beat.watch.tick(T0 + step * 0.5)
+        assert checked == list(range(1, min(3 * (step + 1), 7) + 1))
