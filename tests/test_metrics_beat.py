@@ -80,6 +80,7 @@ class Recorded(Metrics):
     def __init__(self) -> None:
         self.ticks: list[tuple[float, int, bool]] = []
         self.ended: list[tuple[str, str, float | None, float | None]] = []
+        self.forgotten: list[str] = []
 
     def tick(self, lag: float, backlog: int, leading: bool) -> None:
         self.ticks.append((lag, backlog, leading))
@@ -88,6 +89,9 @@ class Recorded(Metrics):
         self, task: str, state: str, duration: float | None, finished_at: float | None
     ) -> None:
         self.ended.append((task, state, duration, finished_at))
+
+    def forget_task(self, task: str) -> None:
+        self.forgotten.append(task)
 
 
 T0 = 1_772_452_800.0  # 2026-03-02 12:00:00 UTC, a Monday
@@ -127,3 +131,25 @@ def test_count_due_walks_only_the_due_part_of_the_queue() -> None:
     engine.due.forget(2)  # a stale entry is not counted
     engine.due.push(3, 70)  # nor a replaced one
     assert [engine.due.count_due(t) for t in (5, 10, 20, 45, 100)] == [0, 1, 2, 3, 6]
+
+
+def test_the_series_of_a_deleted_or_renamed_task_are_dropped() -> None:
+    store = FakeStore()
+    for task_id in (1, 2, 3):
+        store.add_task(task_row(task_id, start_at=int(T0) - 1, max_running=0))
+    engine = Engine(store, publish, poll_seconds=1.0, read_wake_token=lambda: None)
+    recorded = Recorded()
+    report = MetricsReport(engine, recorded)
+    engine.load(T0)
+    engine.tick(T0)
+    for run in list(store.runs.values()):
+        store.finish(run.id, RunState.SUCCESS, T0 + 1)
+    engine.tick(T0 + 2)
+    assert sorted(name for name, *_ in recorded.ended) == ["task-1", "task-2", "task-3"]
+    store.delete_task(1)
+    store.edit_task(2, name="task-2b")
+    engine.tick(T0 + 4)
+    report.ticked(0.0, T0 + 4, leading=True)
+    assert sorted(recorded.forgotten) == ["task-1", "task-2"]
+    report.ticked(0.0, T0 + 30, leading=True)  # said once
+    assert len(recorded.forgotten) == 2

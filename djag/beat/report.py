@@ -3,8 +3,9 @@
 After each tick: how late it ran (the earliest due time it found passed), the
 backlog it left (tasks still due, tasks waiting for a dependency or a free
 slot) and whether this beat leads; every ``PROBLEMS_SECONDS``, how many tasks
-cannot be scheduled; for each run that ended, its state, how long it worked and,
-for a success, when it finished.
+cannot be scheduled, and the series of tasks deleted or renamed since are
+dropped; for each run that ended, its state, how long it worked and, for a
+success, when it finished.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ class MetricsReport:
         self.engine = engine
         self.metrics = metrics
         self.next_count = 0.0
+        self.named: set[str] = set()  # the periodic tasks that have series
         engine.runs.on_ended.append(self.runs_ended)
 
     def lag(self, now: float) -> float:
@@ -42,12 +44,18 @@ class MetricsReport:
             self.next_count = now + PROBLEMS_SECONDS
             tasks = self.engine.catalog.tasks.values()
             self.metrics.problems(sum(1 for task in tasks if task.problem))
+            names = {task.row.name for task in tasks}
+            for gone in self.named - names:
+                self.metrics.forget_task(gone)
+            self.named &= names
 
     def runs_ended(self, runs: Sequence[FinishedRun], now: float) -> None:
         tasks = self.engine.catalog.tasks
         for run in runs:
             known = tasks.get(run.task_id) if run.task_id is not None else None
             name = known.row.name if known is not None else run.task_name
+            if known is not None:
+                self.named.add(name)
             duration = None
             if run.started_at is not None and run.finished_at is not None:
                 duration = max(0.0, run.finished_at - run.started_at)
