@@ -1,7 +1,8 @@
 """Beat's watch over the tasks' alerts: when to check a task, and what to do with the answer.
 
 The rule is ``djag.core.alerts.evaluate``; this module feeds it and acts on it.
-A task with an alert rule is checked when one of its runs ended, when its row
+A task with an alert rule is checked when one of its runs ended (a failure of
+a task that may be paused at once, before beat re-plans it), when its row
 changed (an edit, an enable, a pause), when beat (re)loaded the schedule, and
 when the deadline of its newest slot passes. Between those moments nothing can
 change its alerts, so an idle pass over the tasks costs a dictionary look-up
@@ -24,6 +25,7 @@ from dataclasses import replace
 from djag.alerts import Alert
 from djag.beat.engine import Engine
 from djag.core.alerts import AlertKind, TaskFacts, due_slot, evaluate
+from djag.core.vocab import RunState
 from djag.store.rows import FinishedRun
 
 logger = logging.getLogger("djag.beat")
@@ -53,8 +55,19 @@ class AlertWatch:
         self.next_pass = 0.0
 
     def runs_ended(self, finished: Iterable[FinishedRun], now: float) -> None:
-        """Runs that ended: their tasks are checked at the next :meth:`tick`."""
-        self.stale.update(run.task_id for run in finished if run.task_id is not None)
+        """Runs that ended: their tasks are checked at the next :meth:`tick`, but a failure
+        of a task that may be paused at once: before beat re-plans it, so that a run that
+        waited for the failed one never starts after the failure that pauses the task."""
+        tasks = self.engine.catalog.tasks
+        for run in finished:
+            task = tasks.get(run.task_id) if run.task_id is not None else None
+            if task is None:
+                continue
+            rule = task.row.alert_rule
+            if run.state == RunState.FAILURE and rule and rule.pause_after_failures:
+                self.check(task.row.id, now)
+            else:
+                self.stale.add(task.row.id)
 
     def tick(self, now: float) -> None:
         """Check the tasks whose runs ended; every ``CHECK_SECONDS``, those with news."""

@@ -202,3 +202,25 @@ def test_one_tick_checks_a_bounded_number_of_tasks(monkeypatch: pytest.MonkeyPat
     for step in range(3):
         beat.watch.tick(T0 + step * 0.5)
         assert checked == list(range(1, min(3 * (step + 1), 7) + 1))
+
+
+def test_the_pause_comes_before_the_next_run_that_waited_for_the_failed_one() -> None:
+    store = FakeStore()
+    store.add_task(task_row(1, **rule(pause_after_failures=2)))
+    beat = Beat(store)
+    # Each run takes 70 s: the next minute's event waits for it, and goes the moment it ends.
+    ending = {}
+
+    def ends(run_id: int) -> RunState | None:
+        ending.setdefault(run_id, beat.now)
+        return RunState.FAILURE if beat.now >= ending[run_id] + 65 else None
+
+    while beat.now <= T0 + 400:
+        for run in store.runs.values():
+            if run.state in ACTIVE_STATES and (state := ends(run.id)) is not None:
+                store.finish(run.id, state, beat.now)
+        beat.engine.tick(beat.now)
+        beat.watch.tick(beat.now)
+        beat.now += 0.5
+    assert [run.state for run in store.runs_of(1)] == [RunState.FAILURE] * 2
+    assert len(store.paused) == 1
