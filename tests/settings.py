@@ -49,3 +49,9 @@ if os.environ.get("DJAG_ALLOWED_COMMANDS"):
     DJAG_ALLOWED_COMMANDS = os.environ["DJAG_ALLOWED_COMMANDS"].split(",")
 if os.environ.get("CELERY_TASK_DEFAULT_QUEUE"):
     CELERY_TASK_DEFAULT_QUEUE = os.environ["CELERY_TASK_DEFAULT_QUEUE"]
+# End-to-end tests of alerts and metrics point beat at a local webhook and a free port.
+if os.environ.get("DJAG_ALERT_WEBHOOK"):
+    DJAG_ALERT_WEBHOOK = os.environ["DJAG_ALERT_WEBHOOK"]
+if os.environ.get("DJAG_METRICS_PORT"):
+    DJAG_METRICS_PORT = int(os.environ["DJAG_METRICS_PORT"])
+    DJAG_METRICS_ADDRESS = "127.0.0.1"

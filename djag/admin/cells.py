@@ -1,5 +1,5 @@
-"""The small cells of the admin's lists and pages: run states as coloured badges,
-instants with seconds, long text cut to fit a column.
+"""The small cells of the admin's lists and pages: run states and tripped alerts as
+coloured badges, instants with seconds, long text cut to fit a column.
 
 One palette serves the run list, the task page and the DAG. A badge keeps its text
 (the colour only repeats what the word says), and each colour carries white text at a
@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.contrib import admin
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 from djag.core.vocab import ACTIVE_STATES, RunState
@@ -66,6 +66,20 @@ def state_badge(state: str) -> SafeString:
         state,
         CATEGORY_COLOURS[run_category(state)],
         state,
+    )
+
+
+def alert_badges(tripped: list[str], note: str, since: dt.datetime | None) -> SafeString | str:
+    """A badge per tripped alert ("overdue", "failing"); the reasons and since when on hover."""
+    if not tripped:
+        return ""
+    title = f"{note}\n(since {local_text(since)})" if since else note
+    return format_html_join(
+        " ",
+        '<span class="djag-badge djag-alert" title="{}" style="display: inline-block;'
+        " padding: 1px 7px; border-radius: 9px; color: #fff; background: {};"
+        ' font-size: .85em; font-weight: 600; white-space: nowrap;">{}</span>',
+        ((title, CATEGORY_COLOURS["failure"], kind) for kind in tripped),
     )
 
 

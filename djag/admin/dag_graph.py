@@ -36,7 +36,8 @@ def _site_time(when: dt.datetime) -> str:
 
 
 def status_lines(state: TaskState) -> list[str]:
-    """What a node says under the task's name: running or the last run, the wait, next."""
+    """What a node says under the task's name: running or the last run, the wait, the
+    tripped alerts, next."""
     lines = []
     if state.running:
         count = f"{state.running} runs " if state.running > 1 else ""
@@ -48,6 +49,8 @@ def status_lines(state: TaskState) -> list[str]:
         names = ", ".join(blocker.dependee for blocker in state.waiting.blockers)
         lines.append(_cut(f"waiting for {names}"))
         lines.append(f"blocked since {_site_time(state.waiting.since)}")
+    if state.alerts:
+        lines.append(f"alert: {', '.join(state.alerts)}")
     fire = state.next_fire
     lines.append(f"next: {zoned_text(fire.at)}" if fire.at else _cut(fire.why_none))
     return lines
@@ -64,6 +67,7 @@ def node(state: TaskState, change_url: str) -> dict[str, Any]:
         "enabled": state.enabled,
         "running": state.running,
         "waiting": state.waiting is not None,
+        "alerts": list(state.alerts),
         "lines": status_lines(state),
         "why": str(state.waiting) if state.waiting is not None else "",
     }

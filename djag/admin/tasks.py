@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from djag.admin.base import AttributedChangesMixin, LenientChangeList
-from djag.admin.cells import cut_text, moment_field
+from djag.admin.cells import alert_badges, cut_text, moment_field
 from djag.admin.fragments import (
     RECENT_RUNS,
     change_history_html,
@@ -109,6 +109,7 @@ class PeriodicTaskAdmin(AttributedChangesMixin, TaskActionsMixin):
         "misfire_policy",
         "dependencies_column",
         "waiting_column",
+        "alerts_column",
         "source_column",
         "problem_flag",
     )
@@ -132,6 +133,7 @@ class PeriodicTaskAdmin(AttributedChangesMixin, TaskActionsMixin):
         "schedule_text",
         "next_fires",
         "waiting_for",
+        "alerts_text",
         "resume_at_text",
         "last_event_at_text",
         "problem",
@@ -167,6 +169,16 @@ class PeriodicTaskAdmin(AttributedChangesMixin, TaskActionsMixin):
             },
         ),
         ("Arguments", {"fields": ("args", "kwargs")}),
+        (
+            "Alerts",
+            {
+                "fields": (
+                    "alert_succeed_within_seconds",
+                    ("alert_failures_in_a_row", "pause_after_failures"),
+                    "alerts_text",
+                )
+            },
+        ),
         (
             "Misfires and concurrency",
             {
@@ -347,6 +359,19 @@ class PeriodicTaskAdmin(AttributedChangesMixin, TaskActionsMixin):
         else:
             found = status.waiting([obj.pk], timezone.now()).get(obj.pk)
         return str(found) if found is not None else "-"
+
+    @admin.display(description="alerts", ordering="alerts_tripped")
+    def alerts_column(self, obj: PeriodicTask) -> str:
+        """A badge per tripped alert, its reason on hover."""
+        return alert_badges(obj.tripped_alerts(), obj.alert_note, obj.alert_since) or "-"
+
+    @admin.display(description="tripped now")
+    def alerts_text(self, obj: PeriodicTask) -> str:
+        """What beat recorded: each tripped alert with its reason, and a pause after failures."""
+        if not obj.alert_note:
+            return "-"
+        since = f" (since {local_text(obj.alert_since)})" if obj.alert_since else ""
+        return f"{obj.alert_note}{since}"
 
     @admin.display(description="source", ordering="source")
     def source_column(self, obj: PeriodicTask) -> str:

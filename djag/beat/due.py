@@ -62,6 +62,17 @@ class DueQueue:
         self.forget(task_id)
         return task_id
 
+    def count_due(self, moment: int) -> int:
+        """How many tasks are due at or before ``moment``; walks only the heap's due part."""
+        heap, count, stack = self._heap, 0, [0] if self._heap else []
+        while stack:
+            at = stack.pop()
+            if heap[at][0] > moment:
+                continue  # a heap: nothing below is due either
+            count += self._is_live(heap[at])
+            stack.extend(child for child in (2 * at + 1, 2 * at + 2) if child < len(heap))
+        return count
+
     def _is_live(self, entry: tuple[int, int, int]) -> bool:
         return entry[1] in self._live and self._versions[entry[1]] == entry[2]
 

@@ -7,11 +7,13 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from typing import Protocol
 
+from djag.core.alerts import AlertKind
 from djag.core.dag import Edge, RunMarks
 from djag.core.requested import Requested
 from djag.store.rows import (
     ActiveRun,
     Activity,
+    AlertHistory,
     ClaimedRun,
     CrontabRow,
     Fence,
@@ -36,6 +38,11 @@ class StorePort(Protocol):
     def checkpoint_time(self) -> dt.datetime | None: ...
     def set_problem(self, task_id: int, problem: str) -> None: ...
     def disable_exhausted(self, task_id: int) -> None: ...
+    def alert_history(self, task_id: int, newest: int) -> AlertHistory: ...
+    def record_alerts(
+        self, task_id: int, tripped: frozenset[AlertKind], note: str, now: float
+    ) -> None: ...
+    def pause_failing(self, task_id: int, reason: str) -> bool: ...
     def activity(self) -> Activity: ...
     def last_events(
         self, since: dt.datetime | None, task_ids: Sequence[int] | None = None

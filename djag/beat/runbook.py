@@ -4,7 +4,9 @@ It holds the runs that occupy a ``max_running`` slot (one count per task, kept
 by the only two places that add or remove a run), the marks the dependency
 rule reads (last start, success and finish of each task), and when the next
 run may outlive its timeout. It does no I/O: the engine feeds it what the
-store read and carries out what it answers.
+store read and carries out what it answers. It tells ``on_ended`` of the runs
+that ended (finished, as the store said, or lost by their timeout): beat's
+alert watch and its metrics listen.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ class RunBook:
         self.marks: dict[int, RunMarks] = {}
         self._counts: Counter[int] = Counter()
         self.next_expiry = 0.0  # no active run can be lost before this instant
+        self.on_ended: list[Callable[[Sequence[FinishedRun], float], None]] = []
 
     # -- what the planner reads ---------------------------------------------------
 
@@ -98,6 +101,8 @@ class RunBook:
 
         ``finished`` are the runs that left the active set since the last refresh.
         """
+        finished = list(finished)
+        self._ended(finished, now)
         changed: set[int] = set()
         for done in finished:
             if done.task_id is not None:
@@ -135,11 +140,18 @@ class RunBook:
             else:
                 next_expiry = min(next_expiry, deadline)
         self.next_expiry = next_expiry
+        self._ended(
+            [FinishedRun(r.id, r.task_id, RunState.LOST, now, r.started_at) for r in lost], now
+        )
         for run in lost:
             self._remove(run.id)
             if run.task_id is not None:
                 self.note_finish(run.task_id, RunState.LOST, now)
         return lost
+
+    def _ended(self, runs: Sequence[FinishedRun], now: float) -> None:
+        for listener in self.on_ended if runs else ():
+            listener(runs, now)
 
     # -- what the dependency rule reads -------------------------------------------------
 

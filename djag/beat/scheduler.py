@@ -16,11 +16,15 @@ from typing import Any
 
 from celery.beat import Scheduler
 
-from djag import completions, conf, wakeup
+from djag import alerts, completions, conf, wakeup
+from djag.alerts import notify
+from djag.beat import metrics
+from djag.beat.alerting import AlertWatch
 from djag.beat.engine import Engine
 from djag.beat.lease import Lease
 from djag.beat.outbox import Dispatch
 from djag.beat.publish import RunPublisher
+from djag.beat.report import MetricsReport
 from djag.store.door import Store
 from djag.store.lease import Deposed
 
@@ -78,6 +82,12 @@ class DjagScheduler(Scheduler):
             poll_seconds=settings.poll_seconds,
             read_wake_token=wakeup.read,
         )
+        self.alerts = AlertWatch(self.engine, alerts.announce)
+        self.engine.runs.on_ended.append(self.alerts.runs_ended)
+        # Served from the first tick, not here: celery beat also builds a scheduler only to
+        # print its banner, which would hold the port and never close.
+        self.report = MetricsReport(self.engine, metrics.Metrics())
+        self.serving = False
         self.lease = Lease(settings.lease_seconds, using=self.store.using)
         self.outage = Outage()
         self.loaded = False
@@ -91,6 +101,9 @@ class DjagScheduler(Scheduler):
 
     def tick(self, *args: Any, **kwargs: Any) -> float:
         now = self.clock()
+        if not self.serving:
+            self.serving = True
+            self.report.metrics = metrics.from_settings()
         if now < self.retry_at:
             return min(self.retry_at - now, self.longest_sleep)
         try:
@@ -98,6 +111,7 @@ class DjagScheduler(Scheduler):
         except Deposed as exc:  # another beat leads: stand by, nothing was claimed
             self.lease.deposed(str(exc))
             self.loaded = False
+            self.report.ticked(0.0, now, leading=False)
             return min(self.lease.retry_in(now), self.longest_sleep)
         except Exception as exc:  # nothing may kill beat; the outage is logged once
             self.loaded = False
@@ -113,16 +127,21 @@ class DjagScheduler(Scheduler):
     def _tick_djag(self, now: float) -> float:
         if not self.lease.hold(now):
             self.loaded = False
+            self.report.ticked(0.0, now, leading=False)
             return self.lease.retry_in(now)
         if not self.loaded:
             # Runs that ended while the database was unreachable, parked by their workers:
             # in the ledger before the engine reads it, so their slots are free again.
             completions.fold_parked(self.store.using)
             self.engine.load(now)
+            self.alerts.reset()
             self.loaded = True
         self.engine.fence = self.lease.fence
+        lag = self.report.lag(now)
         interval = self.engine.tick(now)
+        self.alerts.tick(now)
         self.lease.ticked(now)
+        self.report.ticked(lag, now, leading=True)
         return interval
 
     def publish(self, dispatches: Sequence[Dispatch]) -> list[tuple[Dispatch, Exception]]:
@@ -148,6 +167,9 @@ class DjagScheduler(Scheduler):
                 self.lease.release(self.clock())
             except Exception as exc:
                 logger.warning("djag beat: could not release the lease (%s)", exc)
+            finally:
+                self.report.metrics.close()
+                notify.shutdown()
 
     @property
     def info(self) -> str:

@@ -1,5 +1,5 @@
 """Each task's state as it stands, for the live DAG page: its newest run, the runs in
-flight, what it waits for and since when, its next event.
+flight, what it waits for and since when, its next event, its tripped alerts.
 
 Read from the rows with beat's own rules: the specs are beat's (``snapshot``) and the
 wait is judged by ``waiting`` with the dependency rule of ``djag.core.dag``. A constant
@@ -43,6 +43,7 @@ class TaskState:
     running_since: dt.datetime | None  # when the oldest of them started (or was claimed)
     waiting: Waiting | None  # a due event held back by a dependency
     next_fire: NextFire
+    alerts: tuple[str, ...] = ()  # the alerts beat recorded as tripped ("failing", "overdue")
 
 
 def next_fire(view: TaskView | None, now: int) -> NextFire:
@@ -105,6 +106,7 @@ def task_states(task_ids: Sequence[int], now: dt.datetime) -> dict[int, TaskStat
             running_since=in_flight.get(task_id, (0, None))[1],
             waiting=waits.get(task_id),
             next_fire=next_fire(views[task_id], moment),
+            alerts=tuple(sorted(views[task_id].row.alerts_tripped)),
         )
         for task_id in ids
     }

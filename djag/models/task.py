@@ -19,6 +19,7 @@ from ._compat import JSONTypeOf, check_constraint
 from .changes import TrackedModel
 from .crontab import Crontab
 from .fields import ZoneField
+from .task_alerts import TaskAlerts
 from .task_rules import LARGEST_INTEGER, rule_errors
 from .task_schedule import (
     MAX_EVERY,
@@ -37,7 +38,7 @@ def _json_type_is(field: str, kind: str) -> Exact:
     return Exact(JSONTypeOf(field), models.Value(kind))
 
 
-class PeriodicTask(TrackedModel):
+class PeriodicTask(TrackedModel, TaskAlerts):
     name = models.CharField(
         max_length=200, unique=True, help_text="A unique name for this schedule."
     )
@@ -192,7 +193,9 @@ class PeriodicTask(TrackedModel):
     )
     problem_at = models.DateTimeField(null=True, blank=True, editable=False)
 
-    untracked_fields = frozenset({"last_event_at", "problem", "problem_at"})
+    untracked_fields = frozenset(
+        {"last_event_at", "problem", "problem_at", *TaskAlerts.alert_state_fields}
+    )
     cross_checked_fields = frozenset({"start_at", "end_at"})
     repr_lookups = ("name",)
 

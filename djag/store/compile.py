@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
+from djag.core.alerts import AlertKind, AlertRule
 from djag.core.cron import CronError, CronSchedule, format_line, never_fires, parse_cron
 from djag.core.exclusions import ExcludingSchedule, Exclusions, parse_dates, parse_weekdays
 from djag.core.interval import IntervalError, IntervalSchedule
@@ -33,6 +34,7 @@ from djag.core.message import reserved_header_names, reserved_headers_text
 from djag.core.plan import TaskSpec
 from djag.core.vocab import MAX_CATCHUP, Policy
 from djag.models.calendars import holiday_calendar
+from djag.models.task_alerts import ALERT_RULE_FIELDS
 from djag.models.task_rules import LARGEST_INTEGER
 from djag.store.db import to_epoch
 from djag.store.rows import CrontabRow, ExclusionRow, IntervalRow, TaskRow
@@ -133,6 +135,8 @@ TASK_COLUMNS = (
     "exclude_weekdays",
     "holiday_calendar",
     "jitter_seconds",
+    *ALERT_RULE_FIELDS,
+    "alerts_tripped",
 )
 
 _EMPTY_JSON: dict[type, str] = {list: "[]", dict: "{}"}
@@ -236,7 +240,25 @@ def _task_row(row: dict[str, Any]) -> TaskRow:
             row["exclude_dates"] or "", row["exclude_weekdays"] or "", row["holiday_calendar"] or ""
         ),
         jitter_seconds=row["jitter_seconds"],
+        alert_rule=None if problems else alert_rule(row),
+        alerts_tripped=tripped_alerts(row["alerts_tripped"]),
     )
+
+
+def alert_rule(row: dict[str, Any]) -> AlertRule | None:
+    """The task's alert thresholds (its columns, in range), or None when none is set."""
+    thresholds = [row[name] for name in ALERT_RULE_FIELDS]
+    if all(value is None for value in thresholds):
+        return None
+    return AlertRule(*thresholds)
+
+
+_ALERT_KINDS = {kind.value: kind for kind in AlertKind}
+
+
+def tripped_alerts(text: str | None) -> frozenset[AlertKind]:
+    """The alerts beat recorded as tripped (``alerts_tripped``); unknown names are dropped."""
+    return frozenset(_ALERT_KINDS[name] for name in (text or "").split(",") if name in _ALERT_KINDS)
 
 
 #: The ranges validation keeps numbers in; a row written past it is a problem, not a
@@ -249,6 +271,7 @@ _RANGES = {
     "max_running": (0, LARGEST_INTEGER),
     "max_runs": (1, LARGEST_INTEGER),
     "run_timeout_seconds": (1, LARGEST_INTEGER),
+    **dict.fromkeys(ALERT_RULE_FIELDS, (1, LARGEST_INTEGER)),
 }
 
 _POLICIES = {policy.value: policy for policy in Policy}  # faster than Policy(value) per task

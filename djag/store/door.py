@@ -12,13 +12,15 @@ from collections.abc import Iterable, Sequence
 
 from django.db import connections
 
+from djag.core.alerts import AlertKind
 from djag.core.dag import Edge, RunMarks
 from djag.core.requested import Requested
-from djag.store import feed, history, ledger, schedule
+from djag.store import alerts, feed, history, ledger, schedule
 from djag.store.db import default_database
 from djag.store.rows import (
     ActiveRun,
     Activity,
+    AlertHistory,
     ClaimedRun,
     CrontabRow,
     Fence,
@@ -69,6 +71,19 @@ class Store:
 
     def disable_exhausted(self, task_id: int) -> None:
         schedule.disable_exhausted(self.using, task_id)
+
+    # -- alerts -------------------------------------------------------------------
+
+    def alert_history(self, task_id: int, newest: int) -> AlertHistory:
+        return alerts.alert_history(self.using, task_id, newest)
+
+    def record_alerts(
+        self, task_id: int, tripped: frozenset[AlertKind], note: str, now: float
+    ) -> None:
+        alerts.record_alerts(self.using, task_id, tripped, note, now)
+
+    def pause_failing(self, task_id: int, reason: str) -> bool:
+        return alerts.pause_failing(self.using, task_id, reason)
 
     # -- run history ------------------------------------------------------------
 

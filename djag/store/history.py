@@ -151,11 +151,13 @@ def finished_runs(using: str, run_ids: Sequence[int]) -> list[FinishedRun]:
     result: list[FinishedRun] = []
     for chunk in chunks(run_ids):
         result.extend(
-            FinishedRun(run_id, task_id, state, timestamp(finished))
-            for run_id, task_id, state, finished in TaskRun.objects.using(using)
+            FinishedRun(run_id, task_id, state, timestamp(finished), timestamp(started), name)
+            for run_id, task_id, state, finished, started, name in TaskRun.objects.using(using)
             .filter(id__in=chunk)
             .exclude(state__in=ACTIVE_STATES)
-            .values_list("id", "periodic_task_id", "state", "finished_at")
+            .values_list(
+                "id", "periodic_task_id", "state", "finished_at", "started_at", "task_name"
+            )
         )
     return result
 

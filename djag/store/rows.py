@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+from djag.core.alerts import AlertKind, AlertRule, Outcome
 from djag.core.message import RunContext
 
 
@@ -65,6 +66,8 @@ class TaskRow:
     interval: IntervalRow | None = None  # instead of a crontab
     exclusions: ExclusionRow = ExclusionRow()
     jitter_seconds: int = 0
+    alert_rule: AlertRule | None = None  # None: no alert threshold is set
+    alerts_tripped: frozenset[AlertKind] = frozenset()  # as beat last recorded them
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +153,16 @@ class FinishedRun:
     task_id: int | None
     state: str
     finished_at: float | None
+    started_at: float | None = None  # None: it never started (lost, revoked before)
+    task_name: str = ""  # the periodic task's name (a one-off's Celery task) at dispatch
+
+
+@dataclass(frozen=True, slots=True)
+class AlertHistory:
+    """What the alert checks read of a task's ledger (``djag.core.alerts.TaskFacts``)."""
+
+    finished: tuple[Outcome, ...]  # the newest finished runs, newest slot first, none revoked
+    last_success_slot: int | None
 
 
 @dataclass(frozen=True, slots=True)

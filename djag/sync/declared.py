@@ -17,6 +17,7 @@ A declaration is a mapping::
         anchor: "2026-03-01T05:00"  # optional; a naive time is read in the task's timezone
         exclude_weekdays: sat,sun   # also exclude_dates: [2026-12-24], holiday_calendar: US-NY
         jitter_seconds: 30
+        alert_failures_in_a_row: 3  # also alert_succeed_within_seconds, pause_after_failures
 
 ``djag.sync.apply.sync`` writes through the ORM, so every change is validated by the models and
 logged to ScheduleChange; the caller wraps it in a transaction and rolls it back for
@@ -67,6 +68,9 @@ TASK_FIELDS = (
     "exclude_weekdays",
     "holiday_calendar",
     "jitter_seconds",
+    "alert_succeed_within_seconds",
+    "alert_failures_in_a_row",
+    "pause_after_failures",
 )
 
 

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from djag.core.alerts import AlertKind, Outcome
 from djag.core.dag import NO_RUNS, Edge, RunMarks
 from djag.core.message import RunContext
 from djag.core.requested import Requested
@@ -30,6 +31,7 @@ from djag.store.lease import Deposed
 from djag.store.rows import (
     ActiveRun,
     Activity,
+    AlertHistory,
     ClaimedRun,
     CrontabRow,
     Fence,
@@ -96,6 +98,8 @@ class FakeStore:
         self.problems: dict[int, str] = {}
         self.checkpoints: dict[int, int] = {}
         self.disabled: list[int] = []
+        self.alerts: dict[int, tuple[frozenset[AlertKind], str]] = {}  # tripped, note
+        self.paused: list[tuple[int, str]] = []  # (task, why)
         self.lease: Fence | None = None  # who holds the lease: fenced claims must name it
         self._ids = itertools.count(1)
         self._celery_ids = itertools.count(1)
@@ -206,6 +210,33 @@ class FakeStore:
 
     def disable_exhausted(self, task_id: int) -> None:
         self.disabled.append(task_id)
+
+    def alert_history(self, task_id: int, newest: int) -> AlertHistory:
+        counted = (RunState.SUCCESS, RunState.FAILURE, RunState.LOST)
+        runs = sorted(
+            (
+                (run.scheduled_for or int(run.not_before or run.claimed_at), run.id, run.state)
+                for run in self.runs_of(task_id)
+                if run.state in counted
+            ),
+            reverse=True,
+        )
+        successes = [slot for slot, _, state in runs if state == RunState.SUCCESS]
+        finished = tuple(Outcome(slot, RunState(state)) for slot, _, state in runs[:newest])
+        return AlertHistory(finished, max(successes, default=None))
+
+    def record_alerts(
+        self, task_id: int, tripped: frozenset[AlertKind], note: str, now: float
+    ) -> None:
+        self.alerts[task_id] = (tripped, note)
+
+    def pause_failing(self, task_id: int, reason: str) -> bool:
+        """Disable the task, as a logged schedule change."""
+        if not self.tasks[task_id].enabled:
+            return False
+        self.paused.append((task_id, reason))
+        self.edit_task(task_id, enabled=False)
+        return True
 
     def activity(self) -> Activity:
         active = sum(1 for run in self.runs.values() if run.state in ACTIVE_STATES)

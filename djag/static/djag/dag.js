@@ -46,7 +46,11 @@
   }
 
   function nodeClasses(node) {
-    return [node.enabled ? "" : "disabled", node.waiting ? "waiting" : ""].join(" ").trim();
+    return [
+      node.enabled ? "" : "disabled",
+      node.waiting ? "waiting" : "",
+      node.alerts && node.alerts.length ? "alerting" : ""
+    ].join(" ").trim();
   }
 
   function elementsOf(data, colours) {
@@ -85,6 +89,7 @@
     },
     {selector: "node.disabled", style: {"border-width": 2, "border-style": "dashed", "border-color": "#333", "opacity": 0.7}},
     {selector: "node.waiting", style: {"border-width": 4, "border-style": "solid", "border-color": "#f9a825"}},
+    {selector: "node.alerting", style: {"border-width": 4, "border-style": "double", "border-color": "#c62828"}},
     {selector: "node:selected", style: {"overlay-color": "#000", "overlay-opacity": 0.15, "overlay-padding": 4}},
     {
       selector: "edge",

@@ -1,0 +1,56 @@
+"""What beat reads and writes for a task's alerts: its newest outcomes, the alerts it
+recorded as tripped, and the pause after failures in a row."""
+
+from __future__ import annotations
+
+from django.db.models import F, Max, Value
+from django.db.models.functions import Coalesce
+
+from djag.core.alerts import AlertKind, Outcome
+from djag.core.vocab import RunState
+from djag.models import PeriodicTask, TaskRun, acting_as
+from djag.models.run import ERROR_MAX_CHARS
+from djag.store.db import from_epoch, to_epoch
+from djag.store.rows import AlertHistory
+
+#: The finished states the checks count; a revoked run (stopped by a person) counts neither way.
+COUNTED_STATES = (RunState.SUCCESS, RunState.FAILURE, RunState.LOST)
+
+
+def alert_history(using: str, task_id: int, newest: int) -> AlertHistory:
+    """The task's ``newest`` finished runs (newest slot first) and its newest successful slot.
+
+    A run's slot is its event; a manual run's, when it was asked for (its ``not_before``).
+    """
+    runs = (
+        TaskRun.objects.using(using)
+        .filter(periodic_task_id=task_id, state__in=COUNTED_STATES)
+        .annotate(slot=Coalesce("scheduled_for", "not_before", "claimed_at"))
+    )
+    finished: tuple[Outcome, ...] = ()
+    if newest > 0:
+        rows = runs.order_by("-slot", "-id").values_list("slot", "state")[:newest]
+        finished = tuple(Outcome(int(slot.timestamp()), RunState(state)) for slot, state in rows)
+    last = runs.filter(state=RunState.SUCCESS).aggregate(last=Max("slot"))["last"]
+    return AlertHistory(finished, to_epoch(last))
+
+
+def record_alerts(
+    using: str, task_id: int, tripped: frozenset[AlertKind], note: str, now: float
+) -> None:
+    """Write the alerts tripped now and why; ``alert_since`` keeps the moment the first tripped."""
+    since = Coalesce(F("alert_since"), Value(from_epoch(now))) if tripped else None
+    PeriodicTask._base_manager.using(using).filter(pk=task_id).update(
+        alerts_tripped=",".join(sorted(tripped)),
+        alert_note=note[:ERROR_MAX_CHARS],
+        alert_since=since,
+    )
+
+
+def pause_failing(using: str, task_id: int, reason: str) -> bool:
+    """Disable the task (logged as a schedule change by "djag beat: <reason>"); False if it
+    was disabled already."""
+    with acting_as(f"djag beat: {reason}"):
+        return bool(
+            PeriodicTask.objects.using(using).filter(pk=task_id, enabled=True).update(enabled=False)
+        )
