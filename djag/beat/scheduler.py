@@ -17,6 +17,7 @@ from typing import Any
 from celery.beat import Scheduler
 
 from djag import completions, conf, wakeup
+from djag.beat import heap
 from djag.beat.engine import Engine
 from djag.beat.lease import Lease
 from djag.beat.outbox import Dispatch
@@ -77,6 +78,7 @@ class DjagScheduler(Scheduler):
             self.publish,
             poll_seconds=settings.poll_seconds,
             read_wake_token=wakeup.read,
+            after_load=heap.freeze_loaded,
         )
         self.lease = Lease(settings.lease_seconds, using=self.store.using)
         self.outage = Outage()
