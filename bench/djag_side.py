@@ -193,10 +193,13 @@ def measure_burst(n: int, dag: bool, publish: str, profiles: Profiles) -> dict:
     phases.attach(engine)
     expected = n - (len(workload.dependers(n)) if dag else 0)
     ticks = 0
+    # Each tick claims at most max_claims_per_tick runs; a few more ticks allow for retries.
+    max_ticks = expected // engine.max_claims_per_tick + 10
     with profiles.phase("burst"), Collections() as collections, measured() as sample:
-        while publisher.sent < expected and ticks < 10:
+        while publisher.sent < expected and ticks < max_ticks:
             engine.tick(event)
             ticks += 1
+    assert publisher.sent == expected, f"{publisher.sent} of {expected} sent in {ticks} ticks"
     ledger_sent = TaskRun.objects.filter(state=RunState.SENT).count()
     result = {
         "burst_s": sample.seconds,
