@@ -603,6 +603,7 @@ SUITES = {
     "claims": "bench.claims",
     "checkpoints": "bench.checkpoints",
     "worker": "bench.worker_side",
+    "sigterm": "bench.sigterm",
 }
 
 
