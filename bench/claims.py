@@ -1,7 +1,8 @@
 """Claiming N runs, three ways: ``python -m bench.run claims --n 10000 --dbs postgres,sqlite``.
 
 - **djag**: ``Store.claim``, one ``INSERT ... VALUES (...), (...), ...`` per
-  1,000 rows, ``ON CONFLICT DO NOTHING`` and, where the database has it
+  1,000 rows (PostgreSQL: one ``INSERT ... SELECT * FROM UNNEST(arrays)`` per
+  2,000), ``ON CONFLICT DO NOTHING`` and, where the database has it
   (PostgreSQL, SQLite), ``RETURNING``: no SELECT after;
 - **one row a statement**: djag's claim before, one ``executemany`` of the
   claim's INSERT per 2,000 rows (with psycopg 3, a pipelined batch; with
@@ -115,8 +116,10 @@ def measure(n: int, repeat: int) -> dict[str, Any]:
                 )
             )
 
+    statement = "UNNEST" if connection.vendor == "postgresql" else "multi-row VALUES"
+    statement += " + RETURNING" if returning else " + SELECT"
     variants: dict[str, tuple[Callable[[], Any], Callable[[], Any]]] = {
-        "djag (Store.claim: multi-row VALUES" + (" + RETURNING)" if returning else " + SELECT)"): (
+        f"djag (Store.claim: {statement})": (
             prepare,
             lambda: store.claim(pending[0], 1_800_000_000.0),
         ),
