@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from django.db import connections, transaction
@@ -79,13 +79,8 @@ def save_checkpoints(using: str, last_events: dict[int, int], now: float) -> Non
     them in the same order.
     """
     connection = connections[using]
-    quote = connection.ops.quote_name
-    rows = [
-        (task_id, db_datetime(using, from_epoch(event)))
-        for task_id, event in sorted(last_events.items())
-    ]
     with transaction.atomic(using=using), connection.cursor() as cursor:
-        for sql, param_sets in _checkpoint_statements(connection.vendor, rows, quote):
+        for sql, param_sets in _checkpoint_statements(using, sorted(last_events.items())):
             cursor.executemany(sql, param_sets)
         SchedulerLease.objects.using(using).filter(name=LEASE_NAME).update(
             synced_at=from_epoch(now)
@@ -93,25 +88,30 @@ def save_checkpoints(using: str, last_events: dict[int, int], now: float) -> Non
 
 
 def _checkpoint_statements(
-    vendor: str, rows: Sequence[tuple[int, Any]], quote: Callable[[str], str]
+    using: str, events: Sequence[tuple[int, int]]
 ) -> Iterator[tuple[str, list[Sequence[Any]]]]:
-    """Statements, each with its parameter sets, that write ``(task id, instant)`` rows.
+    """Statements, each with its parameter sets, that write ``(task id, epoch seconds)`` rows.
 
-    PostgreSQL: one statement, the rows as two arrays. MariaDB/MySQL: one ``CASE id
-    WHEN ...`` statement per chunk of rows (its driver sends an ``executemany`` of an
-    UPDATE row by row). SQLite: one UPDATE per row, prepared once, the database in
-    the same process (``UPDATE ... FROM`` needs SQLite 3.33, Django 5.2 supports 3.31).
+    PostgreSQL: one statement, the rows as two arrays of integers (the instants
+    made by the server: quicker than adapting 100,000 datetimes in Python).
+    MariaDB/MySQL: one ``CASE id WHEN ...`` statement per chunk of rows (its
+    driver sends an ``executemany`` of an UPDATE row by row). SQLite: one UPDATE
+    per row, prepared once, the database in the same process (``UPDATE ...
+    FROM`` needs SQLite 3.33, Django 5.2 supports 3.31).
     """
+    connection = connections[using]
+    quote = connection.ops.quote_name
     table, column = quote(PeriodicTask._meta.db_table), quote("last_event_at")
-    if vendor == "postgresql":
-        ids, instants = [task_id for task_id, _ in rows], [at for _, at in rows]
+    if connection.vendor == "postgresql":
         yield (
-            f"UPDATE {table} SET {column} = v.at"
-            " FROM unnest(%s::bigint[], %s::timestamptz[]) AS v(id, at)"
+            f"UPDATE {table} SET {column} = to_timestamp(v.at)"
+            " FROM unnest(%s::bigint[], %s::bigint[]) AS v(id, at)"
             f" WHERE {table}.id = v.id",
-            [[ids, instants]],
+            [[[task_id for task_id, _ in events], [event for _, event in events]]],
         )
-    elif vendor == "mysql":
+        return
+    rows = [(task_id, db_datetime(using, from_epoch(event))) for task_id, event in events]
+    if connection.vendor == "mysql":
         for chunk in chunks(rows):
             cases = " ".join(["WHEN %s THEN %s"] * len(chunk))
             in_ids = ", ".join(["%s"] * len(chunk))
