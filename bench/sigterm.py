@@ -5,7 +5,8 @@ a real ``celery beat -S djag.scheduler:DjagScheduler`` publishing to Redis. Once
 the ledger shows the N runs sent, beat holds N checkpoints not saved yet
 (Celery syncs every three minutes); it gets SIGTERM, and the figure is the
 time until the process has exited, its ``close()`` having saved the
-checkpoints (checked: N tasks' ``last_event_at`` at the burst's instant).
+checkpoints (checked: N tasks' ``last_event_at`` at or after the burst's
+instant; the burst tasks run every minute).
 """
 
 from __future__ import annotations
@@ -37,11 +38,18 @@ def measure(n: int) -> dict[str, Any]:
     start_at = PeriodicTask.objects.order_by("pk").values_list("start_at", flat=True).first()
     assert start_at is not None
     event = start_at.timestamp() + djag_side.BURST_LEAD
-    checkpointed = PeriodicTask.objects.filter(last_event_at=from_epoch(event))
+    # At or after the burst's instant: tasks decided early in a burst longer than a
+    # minute (a loaded server) are decided again at the next minute's event.
+    checkpointed = PeriodicTask.objects.filter(last_event_at__gte=from_epoch(event))
     command = [sys.executable, "-m", "celery", "-A", "bench.celery_app", "beat"]
     command += ["-S", "djag.scheduler:DjagScheduler", "-l", "warning"]
     env = {**os.environ, "BENCH_BROKER_URL": REDIS_BROKER_URL}
-    beat = subprocess.Popen(command, cwd=BASE_DIR, env=env, start_new_session=True)
+    log = BASE_DIR / "var" / "bench" / "sigterm-beat.log"  # beat's warnings, for a failed run
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("w") as stderr:
+        beat = subprocess.Popen(
+            command, cwd=BASE_DIR, env=env, stderr=stderr, start_new_session=True
+        )
     try:
         deadline = time.monotonic() + QUEUE_WAIT
         while TaskRun.objects.filter(state=RunState.SENT).count() < n:
