@@ -75,6 +75,8 @@ def _record(
         if end is None:
             logger.exception("djag: could not record run %s as %s", run_id, what)
             return
+        # Parked before it says so: the process may be killed right after the line.
+        park(end)
         logger.warning(
             "djag: could not record run %s as %s (%s: %s); parked, it is written when the "
             "database answers",
@@ -83,7 +85,6 @@ def _record(
             type(exc).__name__,
             exc,
         )
-        park(end)
         return
     if end is not None:
         wakeup.touch()
