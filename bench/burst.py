@@ -10,8 +10,9 @@ fresh database:
   then read the confirms);
 - djag's **burst**: N runs due at once, claimed, published and marked sent by
   the engine through ``DjagScheduler.publish``, to Redis, to RabbitMQ and to
-  kombu's in-memory transport (and only counted), each with the cyclic garbage
-  collector as it is and with ``gc.freeze()`` after the load.
+  kombu's in-memory transport (and only counted), with beat's use of the cyclic
+  garbage collector (``djag.beat.heap``: the loaded schedule frozen, the burst
+  unpaused).
 
 It prints and writes (``burst-*.json``, ``burst-*.md`` in ``--out``) the
 median and worst time of each, the burst's ratio to the floor measured in the
@@ -32,10 +33,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.run import BASE_DIR, Case, Databases, child
+from bench.run import BASE_DIR, REDIS_BROKER_URL, Case, Databases, child
 
 BROKERS = {
-    "redis": "redis://127.0.0.1:6379/14",
+    "redis": REDIS_BROKER_URL,
     "rabbitmq": "amqp://guest:guest@127.0.0.1:5672//",
     "memory": "memory://",
 }
@@ -43,28 +44,25 @@ BROKERS = {
 
 @dataclass(frozen=True)
 class Variant:
-    """A floor or a burst, on one broker, with or without gc.freeze()."""
+    """A floor or a burst, on one broker."""
 
     kind: str  # "floor" or "burst"
     broker: str  # a key of BROKERS, or "count" (the burst publishes nowhere)
-    freeze: bool = False
 
     @property
     def label(self) -> str:
         if self.kind == "floor":
             return f"floor, {self.broker}"
         where = "counted only" if self.broker == "count" else f"to {self.broker}"
-        return f"burst {where}" + (", gc.freeze()" if self.freeze else "")
+        return f"burst {where}"
 
 
-def variants(brokers: list[str], freeze: bool) -> list[Variant]:
+def variants(brokers: list[str]) -> list[Variant]:
     chosen: list[Variant] = []
     for broker in brokers:
         if broker != "memory":
             chosen.append(Variant("floor", broker))
         chosen.append(Variant("burst", broker))
-        if freeze:
-            chosen.append(Variant("burst", broker, freeze=True))
     chosen.append(Variant("burst", "count"))
     return chosen
 
@@ -76,10 +74,9 @@ def run_once(variant: Variant, n: int, databases: Databases, out: Path) -> dict[
     env["PYTHONHASHSEED"] = "0"
     publish = {"count": "count", "memory": "memory"}.get(variant.broker, "broker")
     case = Case("djag", variant.kind, n, publish=publish)
-    extra = ["--gc-freeze"] if variant.freeze else []
     try:
-        child("prepare", case, env, extra, timeout=3600)
-        return child("measure", case, env, extra, timeout=3600)
+        child("prepare", case, env, [], timeout=3600)
+        return child("measure", case, env, [], timeout=3600)
     finally:
         databases.drop(url)
 
@@ -146,7 +143,6 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--sizes", default="10000")
     parser.add_argument("--brokers", default="redis,rabbitmq,memory")
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--no-freeze", dest="freeze", action="store_false")
     parser.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite")
     parser.add_argument(
         "--pg-url", default=os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1/postgres")
@@ -155,7 +151,7 @@ def main(argv: list[str]) -> None:
     args = parser.parse_args(argv)
     sizes = [int(s.replace("_", "")) for s in args.sizes.split(",")]
     brokers = [b for b in args.brokers.split(",") if b]
-    chosen = variants(brokers, args.freeze)
+    chosen = variants(brokers)
     args.out.mkdir(parents=True, exist_ok=True)
     databases = Databases(args.db, args.out, args.pg_url)
     results: dict[str, dict[str, list[dict]]] = {str(n): {} for n in sizes}

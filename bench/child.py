@@ -53,9 +53,7 @@ def measure(args: argparse.Namespace) -> dict:
                 args.n, args.dag, args.edits, args.idle_seconds, profiles
             )
         else:
-            result = djag_side.measure_burst(
-                args.n, args.dag, args.publish, profiles, args.gc_freeze
-            )
+            result = djag_side.measure_burst(args.n, args.dag, args.publish, profiles)
             clear_broker()
         profiles.write()
         return result
@@ -94,7 +92,6 @@ def main() -> None:
     parser.add_argument("--peer-idle-seconds", type=float, default=3.0)
     parser.add_argument("--limit", type=float, default=180.0)
     parser.add_argument("--profile-dir")
-    parser.add_argument("--gc-freeze", action="store_true", help="gc.freeze() after load")
     args = parser.parse_args()
     result = prepare(args) if args.step == "prepare" else measure(args)
     print(json.dumps(result))

@@ -1,11 +1,13 @@
 """Claiming N runs, three ways: ``python -m bench.run claims --n 10000 --dbs postgres,sqlite``.
 
-- **djag today**: ``Store.claim``, one ``executemany`` of the claim's INSERT
-  per 2,000 rows (with psycopg 3, a pipelined batch; with psycopg2, one round
-  trip per row), then a SELECT of the ids won by their Celery task ids;
-- **multi-row VALUES**: one ``INSERT ... VALUES (...), (...), ...`` per 1,000
-  rows, ``ON CONFLICT DO NOTHING`` and, where the database has it
-  (PostgreSQL, SQLite), ``RETURNING id, celery_task_id``: no SELECT after;
+- **djag**: ``Store.claim``, one ``INSERT ... VALUES (...), (...), ...`` per
+  1,000 rows (PostgreSQL: one ``INSERT ... SELECT * FROM UNNEST(arrays)`` per
+  2,000), ``ON CONFLICT DO NOTHING`` and, where the database has it
+  (PostgreSQL, SQLite), ``RETURNING``: no SELECT after;
+- **one row a statement**: djag's claim before, one ``executemany`` of the
+  claim's INSERT per 2,000 rows (with psycopg 3, a pipelined batch; with
+  psycopg2, one round trip per row), then a SELECT of the ids won by their
+  Celery task ids;
 - **bulk_create**: ``TaskRun.objects.bulk_create(ignore_conflicts=True)`` of
   model instances, then the same SELECT as djag.
 
@@ -24,8 +26,6 @@ from typing import Any
 
 from bench.dbsuite import fresh_django, in_children, interleaved, write
 from bench.run import BASE_DIR
-
-ROWS_PER_STATEMENT = 1000
 
 
 def measure(n: int, repeat: int) -> dict[str, Any]:
@@ -62,47 +62,33 @@ def measure(n: int, repeat: int) -> dict[str, Any]:
     columns = [fields[name] for name in CLAIM_FIELDS]
     returning = connection.features.can_return_rows_from_bulk_insert
 
-    def multi_row() -> None:
-        now = 1_800_000_000.0
+    def one_row_a_statement() -> None:
+        """djag's claim before multi-row statements: an executemany of the INSERT, then a
+        SELECT of the rows won by their Celery task ids."""
+        at = ops.adapt_datetimefield_value(from_epoch(1_800_000_000))
         rows = [
             (
-                run.task_id,
-                run.task_name,
-                run.task,
+                *(run.task_id, run.task_name, run.task),
                 ops.adapt_datetimefield_value(from_epoch(run.scheduled_for or 0)),
-                run.trigger,
-                "claimed",
-                str(uuid.uuid4()),
-                ops.adapt_datetimefield_value(from_epoch(now)),
-                None,
-                1,
-                "",
-                "",
+                *(run.trigger, "claimed", str(uuid.uuid4()), at, None, 1, "", "", "", 0, ""),
             )
             for run in pending[0]
         ]
-        head = " ".join(
+        sql = " ".join(
             part
             for part in (
                 ops.insert_statement(on_conflict=OnConflict.IGNORE),
                 ops.quote_name(TaskRun._meta.db_table),
                 f"({', '.join(ops.quote_name(field.column) for field in columns)})",
+                f"VALUES ({', '.join(['%s'] * len(columns))})",
+                ops.on_conflict_suffix_sql(columns, OnConflict.IGNORE, None, None),
             )
             if part
         )
-        tail = ops.on_conflict_suffix_sql(columns, OnConflict.IGNORE, None, None)
-        if returning:
-            tail += " RETURNING id, celery_task_id"
-        one = f"({', '.join(['%s'] * len(columns))})"
-        won = []
         with transaction.atomic(), connection.cursor() as cursor:
-            for start in range(0, len(rows), ROWS_PER_STATEMENT):
-                chunk = rows[start : start + ROWS_PER_STATEMENT]
-                sql = f"{head} VALUES {', '.join([one] * len(chunk))} {tail}"
-                cursor.execute(sql, [value for row in chunk for value in row])
-                if returning:
-                    won.extend(cursor.fetchall())
-        assert not returning or len(won) == len(rows)
+            for start in range(0, len(rows), 2000):
+                cursor.executemany(sql, rows[start : start + 2000])
+        _select_won([row[6] for row in rows])
 
     def bulk_create() -> None:
         now = from_epoch(1_800_000_000)
@@ -120,7 +106,9 @@ def measure(n: int, repeat: int) -> dict[str, Any]:
             for run in pending[0]
         ]
         TaskRun.objects.bulk_create(objects, batch_size=2000, ignore_conflicts=True)
-        ids = [o.celery_task_id for o in objects]
+        _select_won([o.celery_task_id for o in objects])
+
+    def _select_won(ids: list[str]) -> None:
         for start in range(0, len(ids), 2000):
             list(
                 TaskRun.objects.filter(celery_task_id__in=ids[start : start + 2000]).values_list(
@@ -128,15 +116,14 @@ def measure(n: int, repeat: int) -> dict[str, Any]:
                 )
             )
 
+    statement = "UNNEST" if connection.vendor == "postgresql" else "multi-row VALUES"
+    statement += " + RETURNING" if returning else " + SELECT"
     variants: dict[str, tuple[Callable[[], Any], Callable[[], Any]]] = {
-        "djag today (Store.claim: executemany + SELECT)": (
+        f"djag (Store.claim: {statement})": (
             prepare,
             lambda: store.claim(pending[0], 1_800_000_000.0),
         ),
-        "multi-row VALUES" + (" + RETURNING" if returning else " (no RETURNING)"): (
-            prepare,
-            multi_row,
-        ),
+        "one row a statement (executemany) + SELECT": (prepare, one_row_a_statement),
         "bulk_create + SELECT": (prepare, bulk_create),
     }
     figures = interleaved(variants, repeat)

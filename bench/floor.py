@@ -45,13 +45,14 @@ def ledger_floor(n: int) -> float:
     quote = connection.ops.quote_name
     columns = ["periodic_task_id", "task_name", "task", "scheduled_for", "trigger", "state"]
     columns += ["celery_task_id", "claimed_at", "coalesced_count", "worker", "error"]
+    columns += ["requested_by", "delay_seconds", "note"]  # the claim's other NOT NULL columns
     sql = (
         f"INSERT INTO {quote(table)} ({', '.join(quote(c) for c in columns)}) "
         f"VALUES ({', '.join(['%s'] * len(columns))})"
     )
     at = connection.ops.adapt_datetimefield_value(now)
     rows = [
-        (pk, name, task, at, "schedule", "claimed", str(uuid.uuid4()), at, 1, "", "")
+        (pk, name, task, at, "schedule", "claimed", str(uuid.uuid4()), at, 1, "", "", "", 0, "")
         for pk, name, task in tasks
     ]
     started = time.perf_counter()

@@ -34,6 +34,8 @@ from pathlib import Path
 from typing import Any
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+#: The Redis database bursts are published to, and flushed after each (BENCH_REDIS_BROKER_URL).
+REDIS_BROKER_URL = os.environ.get("BENCH_REDIS_BROKER_URL", "redis://127.0.0.1:6379/14")
 SIDES = ("djag", "celery-beat", "redbeat")
 PEERS = ("celery-beat", "redbeat")
 LABELS = {"djag": "djag", "celery-beat": "django-celery-beat", "redbeat": "celery-redbeat"}
@@ -88,9 +90,11 @@ class Databases:
             return f"sqlite:///{path}"
         import psycopg  # only needed for PostgreSQL
 
-        database = "djag_bench"
-        base, _, _ = self.pg_url.rpartition("/")
-        with psycopg.connect(self.pg_url, autocommit=True) as conn:
+        # --pg-url .../NAME: NAME is the benchmark database (dropped and re-created), so
+        # that benchmarks run side by side do not share one; .../postgres: "djag_bench".
+        base, _, named = self.pg_url.rpartition("/")
+        database = named if named not in ("", "postgres") else "djag_bench"
+        with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
             conn.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
             conn.execute(f"CREATE DATABASE {database}")
         return f"{base}/{database}"
@@ -538,7 +542,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="a PostgreSQL database to connect to, to (re)create the benchmark database",
     )
     parser.add_argument("--broker", choices=("memory", "redis"), default="memory")
-    parser.add_argument("--redis-broker-url", default="redis://127.0.0.1:6379/14")
+    parser.add_argument("--redis-broker-url", default=REDIS_BROKER_URL)
     parser.add_argument(
         "--redbeat-url",
         default="redis://127.0.0.1:6379/12",
@@ -599,6 +603,7 @@ SUITES = {
     "claims": "bench.claims",
     "checkpoints": "bench.checkpoints",
     "worker": "bench.worker_side",
+    "sigterm": "bench.sigterm",
 }
 
 

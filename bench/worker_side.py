@@ -35,9 +35,9 @@ from typing import Any
 
 from bench.dbsuite import fresh_django, in_children, write
 from bench.metrics import measured
-from bench.run import BASE_DIR
+from bench.run import BASE_DIR, REDIS_BROKER_URL
 
-BROKER = "redis://127.0.0.1:6379/14"
+BROKER = REDIS_BROKER_URL
 QUEUE = "djag-bench-worker"
 COUNTER = "djag-bench-worker-done"
 START_TIMEOUT = 60.0

@@ -4,8 +4,11 @@ Connected by djag's app config, so any Celery worker of a Django project with
 djag installed reports without importing anything. A message carries its run
 id in the ``djag_run_id`` header; messages without it (not sent by djag) are
 ignored. Each transition is one UPDATE guarded by the states it may come from,
-so a late or repeated signal never moves a run backwards, and each touches the
-wake-up key so beat learns at once (the row stays the truth if the cache is down).
+so a late or repeated signal never moves a run backwards. A run's end touches the
+wake-up key so beat learns at once (the row stays the truth if the cache is down);
+a start or a retry does not: it frees no slot and satisfies no dependency, so
+beat has nothing to do until the end, and a touch costs up to three queries
+with Django's database cache.
 A run's end that cannot be written (the database is down) is parked and written
 when the database answers again (``djag.completions``).
 """
@@ -58,7 +61,7 @@ def _record(
     write: Callable[[str, int], object],
     end: Completion | None = None,
 ) -> None:
-    """Write one ledger transition of the run, then wake beat; never fail the task.
+    """Write one ledger transition of the run, then wake beat if it ended; never fail the task.
 
     A run's ``end`` that cannot be written is parked; a start or a retry is only logged
     (the end that follows supersedes it).
@@ -72,6 +75,8 @@ def _record(
         if end is None:
             logger.exception("djag: could not record run %s as %s", run_id, what)
             return
+        # Parked before it says so: the process may be killed right after the line.
+        park(end)
         logger.warning(
             "djag: could not record run %s as %s (%s: %s); parked, it is written when the "
             "database answers",
@@ -80,9 +85,9 @@ def _record(
             type(exc).__name__,
             exc,
         )
-        park(end)
         return
-    wakeup.touch()
+    if end is not None:
+        wakeup.touch()
 
 
 def _finish(run_id: int | None, state: RunState, error: str = "") -> None:

@@ -95,6 +95,25 @@ def test_an_end_the_ledger_refused_is_written_when_the_database_answers(
     assert caches["default"].get(completions.PARKED_KEY.format(in_flight.id)) is None
 
 
+def test_an_end_is_in_the_cache_before_the_worker_logs_it_parked(
+    parked: completions._Retrier,
+    database_down: Any,
+    in_flight: TaskRun,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A worker killed right after the line (as the fault test kills it) loses nothing."""
+    cached_when_logged: list[bool] = []
+    key = completions.PARKED_KEY.format(in_flight.id)
+
+    def warning(message: str, *args: Any) -> None:
+        if "parked" in message:
+            cached_when_logged.append(caches["default"].get(key) is not None)
+
+    monkeypatch.setattr(worker.logger, "warning", warning)
+    worker.on_success(sender=sender(in_flight.id))
+    assert cached_when_logged == [True]
+
+
 def test_the_worker_thread_writes_it_without_any_other_signal(
     monkeypatch: pytest.MonkeyPatch, database_down: Any, in_flight: TaskRun
 ) -> None:

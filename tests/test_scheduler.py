@@ -1,12 +1,14 @@
-"""DjagScheduler's outage handling: logged once, retried with backoff."""
+"""DjagScheduler's outage handling (logged once, retried with backoff) and its collector use."""
 
 from __future__ import annotations
 
+import gc
 import logging
 
 import pytest
 
-from djag.beat.scheduler import Outage
+from djag.beat.scheduler import DjagScheduler, Outage
+from sample_site.celery import app
 
 
 def test_outage_is_logged_once_and_retried_with_growing_backoff(
@@ -40,3 +42,17 @@ def test_recovery_without_outage_logs_nothing(caplog: pytest.LogCaptureFixture) 
     with caplog.at_level(logging.WARNING, logger="djag.beat"):
         Outage().recovered(now=5.0)
     assert caplog.records == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_beat_leaves_its_loaded_schedule_out_of_garbage_collections() -> None:
+    beat = DjagScheduler(app=app, lazy=True)
+    beat.engine.publish = lambda dispatches: []
+    gc.unfreeze()
+    try:
+        beat.tick()
+        assert beat.loaded
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+        beat.close()

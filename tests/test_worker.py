@@ -87,8 +87,12 @@ def test_tasks_djag_did_not_send_are_ignored(run: TaskRun) -> None:
     assert wakeup.read() == before
 
 
-def test_each_transition_wakes_beat(run: TaskRun) -> None:
+def test_a_run_s_end_wakes_beat_and_its_start_or_retry_does_not(run: TaskRun) -> None:
     before = wakeup.read()
+    worker.on_prerun(sender=sender(run.id))
+    worker.on_retry(request=sender(run.id).request, reason="later")
+    assert wakeup.read() == before
+    assert state_of(run).state == RunState.RETRY
     worker.on_success(sender=sender(run.id))
     assert wakeup.read() != before
 

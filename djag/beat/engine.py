@@ -29,7 +29,9 @@ from collections.abc import Callable, Iterable
 from functools import partial
 
 from djag.beat.catalog import Catalog, LiveTask
+from djag.beat.checkpoints import Checkpoints
 from djag.beat.due import DueQueue
+from djag.beat.heap import collector_paused
 from djag.beat.outbox import Dispatch, Outbox, Publisher
 from djag.beat.ports import StorePort
 from djag.beat.requested import RequestWatch, gate
@@ -63,8 +65,11 @@ class Engine:
         poll_seconds: float,
         read_wake_token: Callable[[], str | None],
         max_claims_per_tick: int = MAX_CLAIMS_PER_TICK,
+        after_load: Callable[[], None] = lambda: None,
     ) -> None:
         self.store = store
+        #: Called after each full load (beat freezes the loaded schedule: ``djag.beat.heap``).
+        self.after_load = after_load
         self.poll_seconds = poll_seconds
         self.max_claims_per_tick = max_claims_per_tick
         #: The lease claims are made under (set by the scheduler at each tick); None
@@ -78,7 +83,7 @@ class Engine:
 
         self.catalog = Catalog()
         self.waiting: dict[int, Decision] = {}
-        self.dirty_checkpoints: dict[int, int] = {}
+        self.checkpoints = Checkpoints()
         self.feed: ChangeFeed | None = None
         self.wake_token: str | None = None
         self.activity: Activity | None = None  # Store.activity() at the last full poll
@@ -132,6 +137,7 @@ class Engine:
             sum(len(e) for e in self.catalog.edges.values()),
             len(self.runs.active),
         )
+        self.after_load()
 
     def _load_edges(self) -> None:
         self.catalog.set_edges(self.store.load_edges())
@@ -164,7 +170,8 @@ class Engine:
         """Do what is due at ``now``; return the seconds until the next tick is needed."""
         if now >= self.next_check:
             self.check(now)
-        self.dispatch_due(now)
+        with collector_paused():  # a burst allocates, but leaves no cyclic garbage to find
+            self.dispatch_due(now)
         if self.requests.due(now):
             self.dispatch_requested(now)
         if self.outbox.retry_due(now):
@@ -174,9 +181,6 @@ class Engine:
             if due is not None:
                 wake_at = min(wake_at, due)
         return max(0.0, wake_at - now)
-
-    def next_due(self) -> int | None:
-        return self.due.next_due()
 
     def check(self, now: float) -> None:
         """Read the wake-up key; on news, or every DJAG_POLL_SECONDS, read the database."""
@@ -374,7 +378,7 @@ class Engine:
         task = self.catalog.tasks[task_id]
         task.last_event = decision.resolution.handled_through
         task.scheduled_runs += len(decision.resolution.runs)
-        self.dirty_checkpoints[task_id] = decision.resolution.handled_through
+        self.checkpoints.moved(task_id, decision.resolution.handled_through)
 
     def dispatch_requested(self, now: float) -> None:
         """Claim and publish the waiting runs (one-off, manual, backfill) that may go now."""
@@ -431,12 +435,4 @@ class Engine:
 
     def sync(self, now: float) -> None:
         """Save the handled-event checkpoints of the tasks that moved since the last sync."""
-        if not self.dirty_checkpoints:
-            return
-        pending, self.dirty_checkpoints = self.dirty_checkpoints, {}
-        try:
-            self.store.save_checkpoints(pending, now)
-        except Exception:
-            pending.update(self.dirty_checkpoints)
-            self.dirty_checkpoints = pending
-            raise
+        self.checkpoints.save(self.store, now)

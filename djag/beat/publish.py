@@ -39,10 +39,8 @@ beat never waits for a result, so djag does not. A task declared with an
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import gc
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,6 +51,7 @@ from kombu.serialization import dumps
 
 from djag.beat.compose import Composer, NeedsSendTask, RunPart, Template, bound_queues
 from djag.beat.confirms import ConfirmChannel
+from djag.beat.heap import collector_paused
 from djag.beat.outbox import Dispatch
 from djag.core.message import run_headers
 
@@ -61,25 +60,6 @@ BATCH_SIZE = 1000
 
 #: kombu flushes a batch by itself when it holds this many commands: never, here.
 _NO_AUTO_FLUSH = 1 << 30
-
-
-@contextlib.contextmanager
-def collector_paused() -> Iterator[None]:
-    """Keep Python's cyclic garbage collector out of a burst.
-
-    Publishing allocates a few dicts per message, none of them cyclic garbage,
-    but enough to trigger collections that scan every object of the loaded
-    schedule (at 10,000 tasks, a third of a second per burst, nothing
-    collected; see docs/performance.md). The pause lasts one call; whatever
-    cyclic garbage it leaves is collected at the next collection after it.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,7 @@ from celery.beat import Scheduler
 
 from djag import alerts, completions, conf, wakeup
 from djag.alerts import notify
-from djag.beat import metrics
+from djag.beat import heap, metrics
 from djag.beat.alerting import AlertWatch
 from djag.beat.engine import Engine
 from djag.beat.lease import Lease
@@ -81,6 +81,7 @@ class DjagScheduler(Scheduler):
             self.publish,
             poll_seconds=settings.poll_seconds,
             read_wake_token=wakeup.read,
+            after_load=heap.freeze_loaded,
         )
         self.alerts = AlertWatch(self.engine, alerts.announce)
         self.engine.runs.on_ended.append(self.alerts.runs_ended)

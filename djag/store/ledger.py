@@ -14,6 +14,7 @@ is never made active again.
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 import uuid
 from collections.abc import Sequence
 from functools import partial
@@ -22,7 +23,7 @@ from typing import Any
 from django.db import connections, transaction
 from django.db.models.constants import OnConflict
 
-from djag.core.batches import chunks
+from djag.core.batches import CHUNK, chunks
 from djag.core.vocab import ACTIVE_STATES, RunState
 from djag.models import ScheduleChange, TaskRun
 from djag.models.run import ERROR_MAX_CHARS, NOTE_MAX_CHARS
@@ -145,25 +146,23 @@ def claim(
         )
         for run in new_runs
     ]
-    _insert_runs(using, rows, fence)
-    mine = [row[_CELERY_ID] for row in rows if row[_CELERY_ID]]
-    won: list[ClaimedRun] = []
-    for chunk in chunks(mine):
-        won.extend(
-            ClaimedRun(run_id, task_id, celery_id, now)
-            for run_id, task_id, celery_id in TaskRun.objects.using(using)
-            .filter(celery_task_id__in=chunk)
-            .order_by("id")
-            .values_list("id", "periodic_task_id", "celery_task_id")
-        )
-    return won
+    return _insert_runs(using, rows, fence, now)
 
 
-def _insert_runs(using: str, rows: Sequence[tuple[Any, ...]], fence: Fence | None) -> None:
-    """``bulk_create(ignore_conflicts=True)`` for ``CLAIM_FIELDS`` rows, without models.
+def _insert_runs(
+    using: str, rows: Sequence[tuple[Any, ...]], fence: Fence | None, now: float
+) -> list[ClaimedRun]:
+    """``bulk_create(ignore_conflicts=True)`` of ``CLAIM_FIELDS`` rows, without models; the
+    runs inserted (skip records left out: they are never published), in id order.
 
-    Building and preparing a model instance per row was most of the cost of
-    claiming a burst of runs; the statement is the one Django writes.
+    Many rows a statement (``INSERT ... VALUES (...), (...) ON CONFLICT DO
+    NOTHING``; on PostgreSQL ``INSERT ... SELECT * FROM UNNEST(column arrays)``,
+    as ``bulk_create`` does: one parameter per column, whatever the rows), each
+    statement returning the rows it inserted where the database can
+    (PostgreSQL, SQLite 3.35+: ``RETURNING``); elsewhere (MariaDB) the rows won
+    are read back by the Celery task ids generated for them. Building a model
+    instance per row, or a statement per row, was most of the cost of claiming
+    a burst.
     """
     connection = connections[using]
     ops = connection.ops
@@ -172,27 +171,70 @@ def _insert_runs(using: str, rows: Sequence[tuple[Any, ...]], fence: Fence | Non
     datetimes = [
         i for i, field in enumerate(columns) if field.get_internal_type() == "DateTimeField"
     ]
-    sql = " ".join(
+    returning = connection.vendor in ("postgresql", "sqlite") and bool(
+        connection.features.can_return_rows_from_bulk_insert
+    )
+    head = " ".join(
         part
         for part in (
             ops.insert_statement(on_conflict=OnConflict.IGNORE),
             ops.quote_name(TaskRun._meta.db_table),
             f"({', '.join(ops.quote_name(field.column) for field in columns)})",
-            f"VALUES ({', '.join(['%s'] * len(columns))})",
-            ops.on_conflict_suffix_sql(columns, OnConflict.IGNORE, None, None),
         )
         if part
     )
+    tail = ops.on_conflict_suffix_sql(columns, OnConflict.IGNORE, None, None) or ""
+    if returning:
+        names = ("id", "periodic_task_id", "celery_task_id")
+        tail += " RETURNING " + ", ".join(ops.quote_name(name) for name in names)
+    one_row = f"({', '.join(['%s'] * len(columns))})"
+    # Without the length of varchar(n): a longer value fails at the insert, not the cast.
+    arrays = ", ".join(
+        f"(%s)::{str(field.db_type(connection)).split('(')[0]}[]" for field in columns
+    )
+    unnest = connection.vendor == "postgresql"
     adapt = ops.adapt_datetimefield_value
+    found: list[tuple[int, int | None, str]] = []
     with fenced(using, fence), connection.cursor() as cursor:
-        for chunk in chunks(rows):
-            params = []
+        per_statement = CHUNK if unnest else _rows_per_statement(using, len(columns))
+        for chunk in chunks(rows, per_statement):
+            adapted = []
             for row in chunk:
                 values = list(row)
                 for i in datetimes:
                     values[i] = adapt(values[i])
-                params.append(values)
-            cursor.executemany(sql, params)
+                adapted.append(values)
+            if unnest:
+                sql = f"{head} SELECT * FROM UNNEST({arrays}) {tail}"
+                params = [list(column) for column in zip(*adapted, strict=True)]
+            else:
+                sql = f"{head} VALUES {', '.join([one_row] * len(chunk))} {tail}"
+                params = [value for values in adapted for value in values]
+            cursor.execute(sql, params)
+            if returning:
+                found.extend(cursor.fetchall())
+    if not returning:
+        mine = [row[_CELERY_ID] for row in rows if row[_CELERY_ID]]
+        for chunk in chunks(mine):
+            found.extend(
+                TaskRun.objects.using(using)
+                .filter(celery_task_id__in=chunk)
+                .values_list("id", "periodic_task_id", "celery_task_id")
+            )
+    return [
+        ClaimedRun(run_id, task_id, celery_id, now)
+        for run_id, task_id, celery_id in sorted(found)
+        if celery_id
+    ]
+
+
+def _rows_per_statement(using: str, columns: int) -> int:
+    """At most 1,000 rows a statement, within the backend's limit on bound parameters."""
+    connection = connections[using]
+    limit = connection.features.max_query_params
+    if connection.vendor == "sqlite":  # Django assumes 999; the library knows (32,766 since 3.32)
+        limit = connection.connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+    return max(1, min(1000, (limit or 65535) // columns))
 
 
 # -- runs asked for outside the schedule ----------------------------------------------------
