@@ -15,6 +15,7 @@ from djag.models import Crontab, PeriodicTask, RunState, TaskDependency, TaskRun
 from djag.store.door import Store
 from djag.store.ledger import CLAIM_FIELDS
 from djag.store.rows import NewRun
+from tests.beat.fakes import Wake
 
 T0 = dt.datetime(2026, 3, 2, 12, 0, tzinfo=dt.UTC)  # a Monday, 12:00:00 UTC
 E0 = T0.timestamp()
@@ -37,17 +38,6 @@ class Recorder:
 
     def names(self) -> list[str]:
         return [d.kwargs.get("label", d.task) for d in self.sent]
-
-
-class Wake:
-    def __init__(self) -> None:
-        self.token = 0
-
-    def __call__(self) -> str:
-        return str(self.token)
-
-    def touch(self) -> None:
-        self.token += 1
 
 
 @pytest.fixture

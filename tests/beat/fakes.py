@@ -416,3 +416,16 @@ class FakeStore:
 
 def _moment(epoch: float | None) -> dt.datetime | None:
     return None if epoch is None else dt.datetime.fromtimestamp(epoch, dt.UTC)
+
+
+class Wake:
+    """The wake-up key as the engine reads it: ``touch()`` as a commit does."""
+
+    def __init__(self) -> None:
+        self.token = 0
+
+    def __call__(self) -> str:
+        return str(self.token)
+
+    def touch(self) -> None:
+        self.token += 1

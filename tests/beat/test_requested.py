@@ -18,23 +18,10 @@ from djag.core.message import RunContext
 from djag.core.requested import TASK_GONE
 from djag.core.vocab import RunState, Trigger
 from djag.store.rows import CrontabRow
-from tests.beat.fakes import FakeStore, task_row
+from tests.beat.fakes import FakeStore, Wake, task_row
 from tests.beat.test_engine import T0, Broker, run_until
 
 HOURLY = ("0", "0", "*", "*", "*", "*")
-
-
-class Wake:
-    """The wake-up key: ``touch()`` as the API does on commit."""
-
-    def __init__(self) -> None:
-        self.token = 0
-
-    def __call__(self) -> str:
-        return str(self.token)
-
-    def touch(self) -> None:
-        self.token += 1
 
 
 @pytest.fixture
