@@ -221,6 +221,23 @@ class Worker:
     node: str  # the node name TaskRun.worker records
 
 
+def worker_arguments(node: str) -> list[str]:
+    """``celery worker`` with two prefork processes, named ``node``, without the chatter
+    between workers (gossip, mingle, heartbeat) that no test needs."""
+    return [
+        "worker",
+        "--hostname",
+        node,
+        "--pool",
+        "prefork",
+        "--concurrency",
+        "2",
+        "--without-gossip",
+        "--without-mingle",
+        "--without-heartbeat",
+    ]
+
+
 @pytest.fixture
 def start_worker(start_celery: Callable[..., CeleryProcess]) -> Callable[[], Worker]:
     """``start_worker()``: a prefork worker with two processes on the test's broker and
@@ -230,16 +247,7 @@ def start_worker(start_celery: Callable[..., CeleryProcess]) -> Callable[[], Wor
         node = f"e2e-{uuid.uuid4().hex[:8]}@djag"
         process = start_celery(
             "worker",
-            "worker",
-            "--hostname",
-            node,
-            "--pool",
-            "prefork",
-            "--concurrency",
-            "2",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
+            *worker_arguments(node),
             # Killed when the test is over: everything it checks is in the ledger by then,
             # and a warm shutdown of the worker takes 2-5 s that prove nothing.
             graceful=False,

@@ -33,6 +33,7 @@ from tests.e2e.conftest import (
     REPO,
     START_SECONDS,
     CeleryProcess,
+    worker_arguments,
 )
 from tests.e2e.private_postgres import DATABASE, PrivatePostgres, server_binaries
 from tests.e2e.support import file_lines, sleep_until, wait_for
@@ -107,16 +108,7 @@ class Site:
         node = f"e2e-{uuid.uuid4().hex[:8]}@djag"
         worker = self.start(
             "worker",
-            "worker",
-            "--hostname",
-            node,
-            "--pool",
-            "prefork",
-            "--concurrency",
-            "2",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
+            *worker_arguments(node),
             graceful=False,
         )
         wait_for(
