@@ -136,6 +136,22 @@ def test_pause_failing_disables_the_task_once_saying_why(
     assert change.changes == {"enabled": [True, False]}
 
 
+def test_a_pause_is_written_with_its_reason_in_one_step(
+    make_task: Callable[..., PeriodicTask],
+) -> None:
+    """Whoever sees the task paused also reads why (an observer once saw only the first)."""
+    task = make_task(name="watched")
+    why = "paused after 3 runs failed in a row (pause_after_failures = 3)"
+    failing = frozenset({AlertKind.FAILING})
+    assert alerts.record_alerts("default", task.pk, failing, "failing: 3", E0, why) is True
+    task.refresh_from_db()
+    assert (task.enabled, task.alert_note) == (False, f"failing: 3\n{why}")
+    # Disabled already: nothing paused now, and the note does not claim it.
+    assert alerts.record_alerts("default", task.pk, failing, "failing: 4", E0, why) is False
+    task.refresh_from_db()
+    assert task.alert_note == "failing: 4"
+
+
 # --- beat's watch, the signals and the mail ----------------------------------------------
 
 

@@ -116,21 +116,17 @@ class AlertWatch:
         result = evaluate(rule, facts, spec.schedule, before, moment)
         self.tripped[task_id] = result.tripped
         self.deadlines[task_id] = self._next_deadline(task_id, facts, moment)
-        paused = None  # why the task was paused now
-        pausing = result.pause is not None and row.enabled
-        if pausing and self.engine.store.pause_failing(task_id, str(result.pause)):
-            paused = result.pause
-            logger.warning("djag beat: task %r %s", row.name, paused)
+        pause = result.pause if result.pause is not None and row.enabled else None
+        if not result.transitions and pause is None:
+            return
+        now_tripped = evaluate(rule, facts, spec.schedule, frozenset(), moment).transitions
+        note = "\n".join(f"{t.kind}: {t.reason}" for t in now_tripped)
+        if self.engine.store.record_alerts(task_id, result.tripped, note, now, pause):
+            logger.warning("djag beat: task %r %s", row.name, pause)
             # Decided no more; the change feed brings the disabled row at the next poll.
             task.row = self.checked[task_id] = replace(row, enabled=False)
             self.engine.due.forget(task_id)
             self.engine.waiting.pop(task_id, None)
-        if not result.transitions and paused is None:
-            return
-        now_tripped = evaluate(rule, facts, spec.schedule, frozenset(), moment).transitions
-        lines = [f"{t.kind}: {t.reason}" for t in now_tripped]
-        note = "\n".join(lines if paused is None else [*lines, paused])
-        self.engine.store.record_alerts(task_id, result.tripped, note, now)
         at = dt.datetime.fromtimestamp(now, dt.UTC)
         for transition in result.transitions:
             alert = Alert.of(task_id, row.name, transition, at)

@@ -3,6 +3,7 @@ recorded as tripped, and the pause after failures in a row."""
 
 from __future__ import annotations
 
+from django.db import transaction
 from django.db.models import F, Max, Value
 from django.db.models.functions import Coalesce
 
@@ -36,15 +37,28 @@ def alert_history(using: str, task_id: int, newest: int) -> AlertHistory:
 
 
 def record_alerts(
-    using: str, task_id: int, tripped: frozenset[AlertKind], note: str, now: float
-) -> None:
-    """Write the alerts tripped now and why; ``alert_since`` keeps the moment the first tripped."""
+    using: str,
+    task_id: int,
+    tripped: frozenset[AlertKind],
+    note: str,
+    now: float,
+    pause: str | None = None,
+) -> bool:
+    """Write the alerts tripped now and why and, when ``pause`` says why, pause the task:
+    in one transaction, so that a task seen paused also says why. ``alert_since`` keeps
+    the moment the first tripped. Returns whether the task was paused now (not if it was
+    disabled already)."""
     since = Coalesce(F("alert_since"), Value(from_epoch(now))) if tripped else None
-    PeriodicTask._base_manager.using(using).filter(pk=task_id).update(
-        alerts_tripped=",".join(sorted(tripped)),
-        alert_note=note[:ERROR_MAX_CHARS],
-        alert_since=since,
-    )
+    with transaction.atomic(using=using):
+        paused = pause is not None and pause_failing(using, task_id, pause)
+        if paused:
+            note = "\n".join(line for line in (note, pause) if line)
+        PeriodicTask._base_manager.using(using).filter(pk=task_id).update(
+            alerts_tripped=",".join(sorted(tripped)),
+            alert_note=note[:ERROR_MAX_CHARS],
+            alert_since=since,
+        )
+    return paused
 
 
 def pause_failing(using: str, task_id: int, reason: str) -> bool:

@@ -78,12 +78,14 @@ class Store:
         return alerts.alert_history(self.using, task_id, newest)
 
     def record_alerts(
-        self, task_id: int, tripped: frozenset[AlertKind], note: str, now: float
-    ) -> None:
-        alerts.record_alerts(self.using, task_id, tripped, note, now)
-
-    def pause_failing(self, task_id: int, reason: str) -> bool:
-        return alerts.pause_failing(self.using, task_id, reason)
+        self,
+        task_id: int,
+        tripped: frozenset[AlertKind],
+        note: str,
+        now: float,
+        pause: str | None = None,
+    ) -> bool:
+        return alerts.record_alerts(self.using, task_id, tripped, note, now, pause)
 
     # -- run history ------------------------------------------------------------
 

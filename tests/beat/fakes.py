@@ -226,17 +226,22 @@ class FakeStore:
         return AlertHistory(finished, max(successes, default=None))
 
     def record_alerts(
-        self, task_id: int, tripped: frozenset[AlertKind], note: str, now: float
-    ) -> None:
+        self,
+        task_id: int,
+        tripped: frozenset[AlertKind],
+        note: str,
+        now: float,
+        pause: str | None = None,
+    ) -> bool:
+        """Record the alerts and, with a reason to pause, disable the task as a logged
+        schedule change (the note then says why)."""
+        paused = pause is not None and self.tasks[task_id].enabled
+        if paused:
+            self.paused.append((task_id, pause))
+            self.edit_task(task_id, enabled=False)
+            note = "\n".join(line for line in (note, pause) if line)
         self.alerts[task_id] = (tripped, note)
-
-    def pause_failing(self, task_id: int, reason: str) -> bool:
-        """Disable the task, as a logged schedule change."""
-        if not self.tasks[task_id].enabled:
-            return False
-        self.paused.append((task_id, reason))
-        self.edit_task(task_id, enabled=False)
-        return True
+        return paused
 
     def activity(self) -> Activity:
         active = sum(1 for run in self.runs.values() if run.state in ACTIVE_STATES)
