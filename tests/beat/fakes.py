@@ -15,6 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from djag.beat.outbox import Dispatch
 from djag.core.alerts import AlertKind, Outcome
 from djag.core.dag import NO_RUNS, Edge, RunMarks
 from djag.core.message import RunContext
@@ -434,3 +435,17 @@ class Wake:
 
     def touch(self) -> None:
         self.token += 1
+
+
+class Broker:
+    """Records what it is given; fails everything while ``down``."""
+
+    def __init__(self) -> None:
+        self.sent: list[Dispatch] = []
+        self.down = False
+
+    def __call__(self, dispatches: Sequence[Dispatch]) -> list[tuple[Dispatch, Exception]]:
+        if self.down:
+            return [(d, ConnectionError("broker down")) for d in dispatches]
+        self.sent.extend(dispatches)
+        return []

@@ -13,8 +13,8 @@ from djag.beat.engine import MAX_CLAIMS_PER_TICK, Engine
 from djag.core.vocab import MAX_CATCHUP, RunState, Trigger
 from djag.store.lease import Deposed
 from djag.store.rows import CrontabRow, Fence
-from tests.beat.fakes import FakeStore, task_row
-from tests.beat.test_engine import T0, Broker
+from tests.beat.fakes import Broker, FakeStore, task_row
+from tests.beat.test_engine import T0
 
 EVERY_SECOND = ("*", "*", "*", "*", "*", "*")
 HOUR = 3600

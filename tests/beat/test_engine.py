@@ -7,42 +7,17 @@ claimed and published, what waits and what frees it.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
 
 import pytest
 
 from djag.beat.engine import Engine
-from djag.beat.outbox import Dispatch, Outbox
+from djag.beat.outbox import Outbox
 from djag.core.dag import Edge
 from djag.core.vocab import RunState, Trigger
 from djag.store.rows import CrontabRow
-from tests.beat.fakes import FakeStore, task_row
+from tests.beat.fakes import Broker, FakeStore, task_row
 
 T0 = dt.datetime(2026, 3, 2, 12, 0, tzinfo=dt.UTC).timestamp()  # a Monday, 12:00:00 UTC
-
-
-class Broker:
-    """Records what it is given; fails everything while ``down``."""
-
-    def __init__(self) -> None:
-        self.sent: list[Dispatch] = []
-        self.down = False
-
-    def __call__(self, dispatches: Sequence[Dispatch]) -> list[tuple[Dispatch, Exception]]:
-        if self.down:
-            return [(d, ConnectionError("broker down")) for d in dispatches]
-        self.sent.extend(dispatches)
-        return []
-
-
-@pytest.fixture
-def store() -> FakeStore:
-    return FakeStore()
-
-
-@pytest.fixture
-def broker() -> Broker:
-    return Broker()
 
 
 def make_engine(store: FakeStore, broker: Broker) -> Engine:

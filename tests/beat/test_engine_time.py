@@ -15,8 +15,8 @@ from djag.beat.engine import Engine
 from djag.core.jitter import Jitter
 from djag.core.vocab import RunState, Trigger
 from djag.store.rows import CrontabRow, ExclusionRow, IntervalRow, TaskRow
-from tests.beat.fakes import FakeStore, task_row
-from tests.beat.test_engine import Broker, make_engine, run_until
+from tests.beat.fakes import Broker, FakeStore, task_row
+from tests.beat.test_engine import make_engine, run_until
 
 T0 = dt.datetime(2026, 3, 2, 12, 0, tzinfo=dt.UTC).timestamp()  # a Monday, 12:00:00 UTC
 NOON = ("0", "0", "12", "*", "*", "*")
@@ -28,11 +28,6 @@ def store() -> FakeStore:
     store = FakeStore()
     store.crontabs[2] = CrontabRow(2, NOON, "UTC")
     return store
-
-
-@pytest.fixture
-def broker() -> Broker:
-    return Broker()
 
 
 def row(task_id: int, **fields: object) -> TaskRow:

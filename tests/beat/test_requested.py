@@ -18,20 +18,10 @@ from djag.core.message import RunContext
 from djag.core.requested import TASK_GONE
 from djag.core.vocab import RunState, Trigger
 from djag.store.rows import CrontabRow
-from tests.beat.fakes import FakeStore, Wake, task_row
-from tests.beat.test_engine import T0, Broker, run_until
+from tests.beat.fakes import Broker, FakeStore, Wake, task_row
+from tests.beat.test_engine import T0, run_until
 
 HOURLY = ("0", "0", "*", "*", "*", "*")
-
-
-@pytest.fixture
-def store() -> FakeStore:
-    return FakeStore()
-
-
-@pytest.fixture
-def broker() -> Broker:
-    return Broker()
 
 
 @pytest.fixture
