@@ -19,11 +19,13 @@ from djag.core.dag import (
     deadlocked_cycles,
     unrunnable_dependers,
 )
+from djag.inspect.health import alert_text
 from djag.inspect.snapshot import read_tasks
 from djag.inspect.waiting import why_never_runs
 from djag.inspect.workers import ask_workers, unregistered_texts, warning_text
 from djag.models import PeriodicTask
 from djag.store import history, schedule
+from djag.store.alerts import tripped_alerts
 from djag.store.compile import Problem, compile_crontab, crontab_line
 from djag.store.db import default_database, from_epoch
 from djag.text import utc_text
@@ -36,6 +38,7 @@ class Report:
     unrunnable: list[str] = field(default_factory=list)
     deadlocks: list[str] = field(default_factory=list)
     unregistered: list[str] = field(default_factory=list)
+    alerts: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)  # what could not be checked
     checked: str = ""
 
@@ -47,6 +50,7 @@ class Report:
             + len(self.unrunnable)
             + len(self.deadlocks)
             + len(self.unregistered)
+            + len(self.alerts)
         )
 
 
@@ -153,6 +157,7 @@ def check(now: dt.datetime, workers_timeout: float | None = None) -> Report:
         report.deadlocks.append(deadlock_text(cycle, edges, names, marks, start_at))
         dead.update(dict.fromkeys(cycle, "is deadlocked (see Deadlocks)"))
     report.unrunnable = [unrunnable_text(b, names) for b in unrunnable_dependers(edges, dead)]
+    report.alerts = [alert_text(alert, repr(alert.task)) for alert in tripped_alerts(using)]
     edge_count = sum(len(e) for e in edges.values())
     report.checked = (
         f"{_count(len(views), 'task')}, {_count(edge_count, 'dependency', 'dependencies')} and "
@@ -178,4 +183,5 @@ SECTIONS = (
     ("unrunnable", "Dependers that can never run"),
     ("deadlocks", "Deadlocks"),
     ("unregistered", "Task names no worker has registered"),
+    ("alerts", "Tasks with a tripped alert (they recover by themselves when runs succeed)"),
 )

@@ -9,6 +9,8 @@ from typing import Any
 
 from djag import conf
 from djag.models import PeriodicTask, RunState, SchedulerLease, TaskRun
+from djag.store.alerts import TrippedAlerts, tripped_alerts
+from djag.store.db import default_database
 from djag.store.lease import LEASE_NAME
 from djag.text import duration_text, utc_text
 
@@ -45,6 +47,7 @@ class Status:
     unsent_count: int
     lost: Counter[str]  # task name -> runs lost in the last hour
     problems: list[tuple[str, str, dt.datetime | None]]  # (task, problem, since)
+    alerts: list[TrippedAlerts]  # the tasks whose alerts beat recorded as tripped
 
     @property
     def renew_every(self) -> float:
@@ -109,6 +112,7 @@ def read_status(now: dt.datetime) -> Status:
         unsent_count=unsent_rows.count(),
         lost=lost,
         problems=problems,
+        alerts=tripped_alerts(default_database()),
     )
 
 
@@ -195,7 +199,15 @@ def as_text(status: Status) -> str:
     lines += [
         f"  {name} (since {utc_text(since)}): {problem}" for name, problem, since in status.problems
     ]
+    lines.append(f"Tasks with a tripped alert: {len(status.alerts)}")
+    lines += [f"  {alert_text(alert, alert.task)}" for alert in status.alerts]
     return "\n".join(lines)
+
+
+def alert_text(alert: TrippedAlerts, task: str) -> str:
+    """One task's tripped alerts on one line (the note's lines joined), after ``task``."""
+    note = "; ".join(line for line in alert.note.splitlines() if line)
+    return f"{task}: {', '.join(alert.kinds)} (since {utc_text(alert.since)}): {note}"
 
 
 def _iso(moment: dt.datetime | None) -> str | None:
@@ -231,5 +243,9 @@ def as_json(status: Status) -> dict[str, Any]:
         "problems": [
             {"task": name, "problem": problem, "since": _iso(since)}
             for name, problem, since in status.problems
+        ],
+        "alerts": [
+            {"task": a.task, "alerts": list(a.kinds), "note": a.note, "since": _iso(a.since)}
+            for a in status.alerts
         ],
     }

@@ -3,6 +3,9 @@ recorded as tripped, and the pause after failures in a row."""
 
 from __future__ import annotations
 
+import datetime as dt
+from typing import NamedTuple
+
 from django.db import transaction
 from django.db.models import F, Max, Value
 from django.db.models.functions import Coalesce
@@ -16,6 +19,27 @@ from djag.store.rows import AlertHistory
 
 #: The finished states the checks count; a revoked run (stopped by a person) counts neither way.
 COUNTED_STATES = (RunState.SUCCESS, RunState.FAILURE, RunState.LOST)
+
+
+class TrippedAlerts(NamedTuple):
+    task: str
+    kinds: tuple[str, ...]  # "failing", "overdue"
+    note: str
+    since: dt.datetime | None
+
+
+def tripped_alerts(using: str) -> list[TrippedAlerts]:
+    """The tasks with an alert tripped now, by name, as beat last recorded them."""
+    rows = (
+        PeriodicTask._base_manager.using(using)
+        .exclude(alerts_tripped="")
+        .order_by("name")
+        .values_list("name", "alerts_tripped", "alert_note", "alert_since")
+    )
+    return [
+        TrippedAlerts(name, tuple(k for k in kinds.split(",") if k), note, since)
+        for name, kinds, note, since in rows
+    ]
 
 
 def alert_history(using: str, task_id: int, newest: int) -> AlertHistory:

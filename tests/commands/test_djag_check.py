@@ -9,7 +9,9 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
 
+from djag.core.alerts import AlertKind
 from djag.models import Crontab, PeriodicTask, RunState, TaskRun, Trigger
+from djag.store.alerts import record_alerts
 
 from .conftest import T0, edge, run, task
 
@@ -186,6 +188,21 @@ def test_tasks_beat_reported_a_problem_with_are_listed():
     assert section(text, "Tasks beat cannot schedule (edit the task; beat re-checks it)") == [
         "  'bad' (since 2026-03-02 11:00:00 UTC): kwargs is not a JSON object"
     ]
+
+
+def test_tasks_with_a_tripped_alert_are_listed_until_they_recover():
+    flaky = task("flaky")
+    task("steady")
+    note = "failing: 3 runs failed in a row (the alert is at 3)"
+    record_alerts("default", flaky.pk, frozenset({AlertKind.FAILING}), note, T0.timestamp() - 60)
+    text, error = check()
+    assert section(
+        text, "Tasks with a tripped alert (they recover by themselves when runs succeed)"
+    ) == [f"  'flaky': failing (since 2026-03-02 11:59:00 UTC): {note}"]
+    assert "1 problem found" in str(error)
+    assert "steady" not in text
+    record_alerts("default", flaky.pk, frozenset(), "", T0.timestamp())  # a run succeeded
+    assert run("djag_check", "--now", NOW).startswith("No problems")
 
 
 def test_manage_py_exits_non_zero_with_problems_and_zero_without(manage):

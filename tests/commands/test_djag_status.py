@@ -9,7 +9,9 @@ import json
 import pytest
 from django.core.management import CommandError, call_command
 
+from djag.core.alerts import AlertKind
 from djag.models import PeriodicTask, RunState, SchedulerLease, TaskRun, Trigger
+from djag.store.alerts import record_alerts
 
 from .conftest import T0, run, task
 
@@ -65,6 +67,7 @@ def test_a_healthy_leader_is_shown_with_its_last_tick():
         "Runs claimed but not sent for over 10 s: 0",
         "Runs lost in the last hour: 0",
         "Tasks with a problem: 0",
+        "Tasks with a tripped alert: 0",
     ]
 
 
@@ -184,14 +187,29 @@ def test_unsent_claims_lost_runs_and_problems_are_listed():
     PeriodicTask.objects.filter(pk=stuck.pk).update(
         problem="kwargs is not a JSON object", problem_at=T0 - dt.timedelta(minutes=3)
     )
+    overdue = task("overdue")
+    note = "overdue: no run for the slot at 11:00 succeeded\nlast success: never"
+    record_alerts("default", overdue.pk, frozenset({AlertKind.OVERDUE}), note, T0.timestamp() - 90)
     lines = run("djag_status", "--now", NOW).splitlines()
-    assert lines[-6:] == [
+    assert lines[-8:] == [
         "Runs claimed but not sent for over 10 s: 1",
         "  stuck (claimed 5 min 0 s ago)",
         "Runs lost in the last hour: 2",
         "  flaky: 2",
         "Tasks with a problem: 1",
         "  stuck (since 2026-03-02 11:57:00 UTC): kwargs is not a JSON object",
+        "Tasks with a tripped alert: 1",
+        "  overdue: overdue (since 2026-03-02 11:58:30 UTC): overdue: no run for the slot at "
+        "11:00 succeeded; last success: never",
+    ]
+    document = json.loads(run("djag_status", "--now", NOW, "--format", "json"))
+    assert document["alerts"] == [
+        {
+            "task": "overdue",
+            "alerts": ["overdue"],
+            "note": note,
+            "since": "2026-03-02T11:58:30+00:00",
+        }
     ]
 
 

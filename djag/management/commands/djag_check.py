@@ -21,7 +21,8 @@ class Command(BaseCommand):
         "date), tasks beat reported a problem "
         "with, dependers that can never run (their dependee is disabled, has ended, reached "
         "max_runs or never fires again, or can itself never run) and deadlocked cycles "
-        "(tasks that each wait for the next, none with a run in flight). With --workers, "
+        "(tasks that each wait for the next, none with a run in flight) and tasks with a "
+        "tripped alert (overdue or failing). With --workers, "
         "also the enabled tasks whose Celery task no running worker has registered. Run it "
         "after deploys or from monitoring."
     )
