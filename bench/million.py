@@ -376,15 +376,16 @@ def _holders(engine: Any) -> list[tuple[str, Any]]:
         row = getattr(task, "row", None)
         holders.append(("catalog: LiveTask objects", _shallow(task)))
         if row is not None:
-            message = [row.args, row.kwargs, row.options]
-            holders.append(("row: args, kwargs, options (decoded JSON)", message))
-            holders.append(("row: name and Celery task name", [row.name, row.task]))
+            message = _several(row.args_json, row.kwargs_json, row.headers_json, row.routing)
+            holders.append(("row: its message (JSON texts, routing)", message))
+            holders.append(("row: name and Celery task name", _several(row.name, row.task)))
             holders.append(("row: TaskRow and its other fields", row))
         holders.append(("spec: TaskSpec (schedule shared)", getattr(task, "spec", None)))
-    holders.append(("due queue: heap of (due, id, version)", engine.due._heap))
-    holders.append(("due queue: versions and live set", [engine.due._versions, engine.due._live]))
-    holders.append(("run book, waiting, checkpoints, outbox", [engine.runs, engine.waiting]))
-    holders.append(("run book, waiting, checkpoints, outbox", [engine.checkpoints, engine.outbox]))
+    holders.append(
+        ("due queue: its heap and its index", _several(engine.due._heap, engine.due._keys))
+    )
+    rest = _several(engine.runs, engine.waiting, engine.checkpoints, engine.outbox)
+    holders.append(("run book, waiting, checkpoints, outbox", rest))
     return holders
 
 
@@ -394,6 +395,15 @@ class _shallow:
     __slots__ = ("of",)
 
     def __init__(self, of: Any) -> None:
+        self.of = of
+
+
+class _several:
+    """Count these objects and what they hold (not the tuple that names them)."""
+
+    __slots__ = ("of",)
+
+    def __init__(self, *of: Any) -> None:
         self.of = of
 
 
@@ -411,7 +421,7 @@ def held_bytes(engine: Any) -> dict[str, int]:
                 seen.add(id(root.of))
                 sizes[category] = sizes.get(category, 0) + sys.getsizeof(root.of)
             continue
-        stack = [root]
+        stack = list(root.of) if isinstance(root, _several) else [root]
         total = 0
         while stack:
             obj = stack.pop()

@@ -16,10 +16,13 @@ from djag.core.cron import FIELD_NAMES
 from djag.core.dag import Edge
 from djag.models import Crontab, PeriodicTask, SchedulerLease, TaskDependency, acting_as
 from djag.models.run import ERROR_MAX_CHARS
-from djag.store.compile import TASK_COLUMNS, task_row
+from djag.store.compile import TASK_COLUMNS, Shared, task_row
 from djag.store.db import db_datetime, from_epoch
 from djag.store.lease import LEASE_NAME
 from djag.store.rows import CrontabRow, TaskRow
+
+#: Task rows fetched from the database at a time while loading.
+LOAD_CHUNK = 5000
 
 
 def load_crontabs(using: str, ids: Iterable[int] | None = None) -> dict[int, CrontabRow]:
@@ -52,7 +55,11 @@ def load_tasks(
         rows = rows.filter(pk__in=list(ids))
     if crontab_ids is not None:
         rows = rows.filter(crontab_id__in=list(crontab_ids))
-    return [task_row(row) for row in rows.values(*TASK_COLUMNS)]
+    shared = Shared()
+    # Streamed, as tuples: a million rows are never all in memory at once as query
+    # results (a server-side cursor where the backend has them).
+    values = rows.values_list(*TASK_COLUMNS, named=True).iterator(chunk_size=LOAD_CHUNK)
+    return [task_row(row, shared) for row in values]
 
 
 def load_edges(using: str, dependers: Sequence[int] | None = None) -> dict[int, list[Edge]]:
