@@ -43,6 +43,7 @@ import argparse
 import datetime as dt
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -318,8 +319,11 @@ def measure(n: int, burst: int, edits: int) -> dict[str, Any]:
     connection.ensure_connection()  # a running beat is connected
     result: dict[str, Any] = {"peak_before_load_mb": peak_rss_mb(), "rss_before_load_mb": 0.0}
     result["rss_before_load_mb"] = current_rss_mb()
+    cpu = resource.getrusage(resource.RUSAGE_SELF)
     with measured() as load:
         engine.load(hour + LOAD_AT)
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    result["load_cpu_s"] = after.ru_utime + after.ru_stime - cpu.ru_utime - cpu.ru_stime
     assert len(engine.tasks) == n, f"{len(engine.tasks)} of {n} tasks loaded"
     result.update(
         load_s=load.seconds,
@@ -603,6 +607,13 @@ def table(
         )
 
     row("Engine.load", _pick(runs, "load_s"), "s", 30.0, 1)
+    row(
+        "Engine.load, CPU time of the process (user + system)",
+        _pick(runs, "load_cpu_s"),
+        "s",
+        None,
+        1,
+    )
     row("peak RSS after the load", _pick(runs, "peak_after_load_mb"), "MiB", None, 0)
     row("RSS held after the load", _pick(runs, "rss_after_load_mb"), "MiB", None, 0)
     row(

@@ -117,7 +117,7 @@ STORED: dict[str, Any] = {
     "max_catchup": 100,
     "max_running": 1,
     "run_timeout_seconds": 3600,
-    "start_at": dt.datetime(2031, 1, 1, tzinfo=dt.UTC),
+    "start_at_instant": dt.datetime(2031, 1, 1, tzinfo=dt.UTC),
     "problem": "",
     "exclude_dates": "",
     "exclude_weekdays": "",
@@ -177,3 +177,17 @@ def test_a_row_made_from_decoded_values_gives_them_back(
         **fields,
     )  # fmt: skip
     assert (row.args, row.kwargs, row.options) == (args, kwargs, options)
+
+
+@pytest.mark.django_db
+def test_instants_read_as_epoch_seconds_are_those_of_the_datetimes(
+    make_task: Callable[..., PeriodicTask],
+) -> None:
+    start = dt.datetime(1969, 12, 31, 23, 59, 58, 700_000, tzinfo=dt.UTC)  # -1.3 s
+    end = dt.datetime(2031, 5, 6, 7, 8, 9, 999_999, tzinfo=dt.UTC)
+    task = make_task(start_at=start, end_at=end)
+    PeriodicTask.objects.filter(pk=task.pk).update(last_event_at=end, resume_at=start)
+    (row,) = schedule.load_tasks("default")
+    assert (row.start_at, row.resume_at) == (int(start.timestamp()), int(start.timestamp()))
+    assert (row.end_at, row.last_event_at) == (int(end.timestamp()), int(end.timestamp()))
+    assert row.start_at == -1

@@ -20,9 +20,11 @@ caller records or shows, and every other row goes on.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import operator
 from dataclasses import dataclass
-from typing import Any, Protocol, overload
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from djag.core.alerts import AlertKind, AlertRule
@@ -109,7 +111,8 @@ def compile_crontab(row: CrontabRow) -> CronSchedule | Problem:
         return Problem(f"cannot be read ({type(exc).__name__}: {exc})", subject)
 
 
-#: The PeriodicTask columns :func:`task_row` reads, JSON columns cast to text.
+#: The PeriodicTask columns :func:`task_row` reads, JSON columns cast to text, and the
+#: datetimes as ``*_instant``: epoch seconds, or datetimes (``djag.store.schedule``).
 TASK_COLUMNS = (
     "id",
     "name",
@@ -130,13 +133,13 @@ TASK_COLUMNS = (
     "max_running",
     "max_runs",
     "run_timeout_seconds",
-    "start_at",
-    "resume_at",
-    "end_at",
-    "last_event_at",
+    "start_at_instant",
+    "resume_at_instant",
+    "end_at_instant",
+    "last_event_at_instant",
     "problem",
     "interval_seconds",
-    "interval_anchor",
+    "interval_anchor_instant",
     "interval_zone_text",
     "exclude_dates",
     "exclude_weekdays",
@@ -173,26 +176,23 @@ def _checked_json(text: str | None, kind: type, name: str) -> tuple[str, str]:
     return (empty, problem) if problem else (text, "")
 
 
+class Kept(dict[Any, Any]):
+    """``kept[value]``: the equal value kept before, or ``value``, kept from now on."""
+
+    def __missing__(self, value: Any) -> Any:
+        self[value] = value
+        return value
+
+
 class Shared:
     """Equal values of many rows kept once: one "reports.build" string, one 3600, one
     crontab id for all the rows that hold it, rather than a copy per row of a million."""
 
-    __slots__ = ("_numbers", "_texts")
+    __slots__ = ("numbers", "texts")
 
     def __init__(self) -> None:
-        self._numbers: dict[int, int] = {}
-        self._texts: dict[Any, Any] = {}
-
-    @overload
-    def number(self, value: int) -> int: ...
-    @overload
-    def number(self, value: None) -> None: ...
-    def number(self, value: int | None) -> int | None:
-        return value if value is None else self._numbers.setdefault(value, value)
-
-    def text(self, value: Any) -> Any:
-        """A string, or a tuple of them (routing options), kept once."""
-        return self._texts.setdefault(value, value)
+        self.numbers = Kept()  # integers (never a bool: True == 1) and None
+        self.texts = Kept()  # strings, and tuples of them (routing options)
 
 
 class TaskColumns(Protocol):
@@ -250,52 +250,56 @@ def _task_row(row: TaskColumns, shared: Shared) -> TaskRow:
             pairs.append(("priority", row.priority))
         if row.expires_seconds:
             pairs.append(("expires", row.expires_seconds))
-        routing = shared.text(tuple(pairs))
+        routing = shared.texts[tuple(pairs)]
     problems = [p for p in (args_problem, kwargs_problem, headers_problem) if p]
     reserved = reserved_header_names(headers) if headers else ()
     if reserved:
         problems.append(reserved_headers_text(reserved))
     if row.misfire_policy not in _POLICIES:
         problems.append(f"unknown misfire policy {row.misfire_policy!r}")
-    for name, (low, high) in _RANGES.items():
-        value = getattr(row, name)
+    for value, (name, (low, high)) in zip(_RANGE_VALUES(row), _RANGE_BOUNDS, strict=True):
         if value is not None and not low <= value <= high:
             problems.append(f"{name} is {value}, outside {low}-{high}")
-    start_at = to_epoch(row.start_at)
+    start_at = _epoch(row.start_at_instant)
     interval = None
     if row.interval_seconds is not None:
         interval = IntervalRow(
-            row.interval_seconds, to_epoch(row.interval_anchor), row.interval_zone_text
+            row.interval_seconds, _epoch(row.interval_anchor_instant), row.interval_zone_text
         )
-    number = shared.number
+    numbers, texts = shared.numbers, shared.texts
     return TaskRow(
         id=row.id,
         name=row.name,
-        task=shared.text(row.task),
+        task=texts[row.task],
         enabled=row.enabled,
-        crontab_id=number(row.crontab_id),
-        misfire_policy=shared.text(row.misfire_policy),
-        grace_seconds=number(row.grace_seconds),
-        max_catchup=number(row.max_catchup),
-        max_running=number(row.max_running),
-        max_runs=number(row.max_runs),
-        run_timeout_seconds=number(row.run_timeout_seconds),
-        start_at=number(start_at) if start_at is not None else 0,
-        resume_at=number(to_epoch(row.resume_at)),
-        end_at=number(to_epoch(row.end_at)),
-        last_event_at=number(to_epoch(row.last_event_at)),
+        crontab_id=numbers[row.crontab_id],
+        misfire_policy=texts[row.misfire_policy],
+        grace_seconds=numbers[row.grace_seconds],
+        max_catchup=numbers[row.max_catchup],
+        max_running=numbers[row.max_running],
+        max_runs=numbers[row.max_runs],
+        run_timeout_seconds=numbers[row.run_timeout_seconds],
+        start_at=numbers[start_at] if start_at is not None else 0,
+        resume_at=numbers[_epoch(row.resume_at_instant)],
+        end_at=numbers[_epoch(row.end_at_instant)],
+        last_event_at=numbers[_epoch(row.last_event_at_instant)],
         stored_problem=row.problem,
         problem="; ".join(problems),
         interval=interval,
         exclusions=_exclusions(row.exclude_dates, row.exclude_weekdays, row.holiday_calendar),
-        jitter_seconds=number(row.jitter_seconds),
+        jitter_seconds=numbers[row.jitter_seconds],
         alert_rule=None if problems else alert_rule(row),
         alerts_tripped=tripped_alerts(row.alerts_tripped),
         args_json=args_json,
         kwargs_json=kwargs_json,
-        headers_json=shared.text(row.headers_text) if headers else _EMPTY_JSON[dict],
+        headers_json=texts[row.headers_text] if headers else _EMPTY_JSON[dict],
         routing=routing,
     )
+
+
+def _epoch(instant: int | dt.datetime | None) -> int | None:
+    """An instant read as epoch seconds (as PostgreSQL gives it) or as a datetime."""
+    return instant if instant is None or isinstance(instant, int) else to_epoch(instant)
 
 
 def _exclusions(dates: str | None, weekdays: str | None, holidays: str | None) -> ExclusionRow:
@@ -306,7 +310,7 @@ def _exclusions(dates: str | None, weekdays: str | None, holidays: str | None) -
 
 def alert_rule(row: TaskColumns) -> AlertRule | None:
     """The task's alert thresholds (its columns, in range), or None when none is set."""
-    thresholds = [getattr(row, name) for name in ALERT_RULE_FIELDS]
+    thresholds = _ALERT_VALUES(row)
     if thresholds.count(None) == len(thresholds):
         return None
     return AlertRule(*thresholds)
@@ -334,6 +338,10 @@ _RANGES = {
     "run_timeout_seconds": (1, LARGEST_INTEGER),
     **dict.fromkeys(ALERT_RULE_FIELDS, (1, LARGEST_INTEGER)),
 }
+
+_RANGE_VALUES = operator.attrgetter(*_RANGES)
+_RANGE_BOUNDS = tuple(_RANGES.items())
+_ALERT_VALUES = operator.attrgetter(*ALERT_RULE_FIELDS)
 
 _POLICIES = {policy.value: policy for policy in Policy}  # faster than Policy(value) per task
 

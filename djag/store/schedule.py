@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from django.db import connections, transaction
-from django.db.models import TextField
+from django.db.models import BigIntegerField, F, Func, TextField
 from django.db.models.functions import Cast
 from django.utils import timezone
 
@@ -23,6 +23,23 @@ from djag.store.rows import CrontabRow, TaskRow
 
 #: Task rows fetched from the database at a time while loading.
 LOAD_CHUNK = 5000
+
+#: The datetime columns a task row holds as epoch seconds.
+INSTANT_COLUMNS = ("start_at", "resume_at", "end_at", "last_event_at", "interval_anchor")
+
+
+class EpochSeconds(Func):
+    """A datetime column as whole UTC epoch seconds, truncated as ``int(dt.timestamp())``
+    is (PostgreSQL). Read so, a row of a million costs a third of what it costs with
+    the column read as a datetime (Django's time zone loader, in Python, per value)."""
+
+    template = "TRUNC(EXTRACT(EPOCH FROM %(expressions)s))::bigint"
+    output_field = BigIntegerField()
+
+    def get_db_converters(self, connection: Any) -> list[Any]:
+        # Not Django's int() of every value, for a database that gives an int already.
+        field: Any = self.output_field
+        return list(field.get_db_converters(connection))
 
 
 def load_crontabs(using: str, ids: Iterable[int] | None = None) -> dict[int, CrontabRow]:
@@ -44,12 +61,14 @@ def load_tasks(
     using: str, ids: Iterable[int] | None = None, crontab_ids: Iterable[int] | None = None
 ) -> list[TaskRow]:
     """Enabled and disabled tasks alike; each row is decoded alone, so a bad row stands alone."""
+    instant = EpochSeconds if connections[using].vendor == "postgresql" else F
     rows = PeriodicTask._base_manager.using(using).annotate(
         args_text=Cast("args", TextField()),
         kwargs_text=Cast("kwargs", TextField()),
         headers_text=Cast("headers", TextField()),
         # As text: a zone name tzdata no longer knows is the task's problem, not the query's.
         interval_zone_text=Cast("interval_timezone", TextField()),
+        **{f"{name}_instant": instant(name) for name in INSTANT_COLUMNS},
     )
     if ids is not None:
         rows = rows.filter(pk__in=list(ids))
