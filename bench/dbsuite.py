@@ -38,15 +38,18 @@ def in_children(module: str, dbs: list[str], argv: list[str]) -> dict[str, Any]:
 
 def fresh_django(db: str, name: str, broker: str = "memory://") -> None:
     """Point the benchmark settings at a fresh database, set Django up, migrate."""
-    url = Databases(db, BASE_DIR / "var" / "bench", PG_URL).fresh(name)
-    os.environ["BENCH_DATABASE_URL"] = url
-    os.environ["BENCH_BROKER_URL"] = broker
+    use_django(Databases(db, BASE_DIR / "var" / "bench", PG_URL).fresh(name), broker)
     from django.core.management import call_command
-
-    from bench import celery_app  # noqa: F401  (sets Django up)
 
     call_command("migrate", verbosity=0)
     call_command("createcachetable", verbosity=0)
+
+
+def use_django(url: str, broker: str = "memory://") -> None:
+    """Point the benchmark settings at the database ``url`` as it is, and set Django up."""
+    os.environ["BENCH_DATABASE_URL"] = url
+    os.environ["BENCH_BROKER_URL"] = broker
+    from bench import celery_app  # noqa: F401  (sets Django up)
 
 
 Variant = tuple[Callable[[], Any], Callable[[], Any]]  # (prepare, measured)

@@ -36,9 +36,13 @@ def publish_sample(n: int) -> None:
         assert RunPublisher(app, producer).publish([run]) == []
 
 
-def ledger_floor(n: int) -> float:
-    """Insert N ledger rows in one transaction, then mark them all sent in another."""
-    tasks = list(PeriodicTask.objects.order_by("pk").values_list("pk", "name", "task"))
+def ledger_floor(n: int, tasks: list[tuple[int, str, str]] | None = None) -> float:
+    """Insert N ledger rows in one transaction, then mark them all sent in another.
+
+    The rows are of ``tasks`` ((id, name, Celery task name)), by default every task.
+    """
+    if tasks is None:
+        tasks = list(PeriodicTask.objects.order_by("pk").values_list("pk", "name", "task"))
     assert len(tasks) == n, "prepare the burst workload of N tasks first"
     now = timezone.now()
     table = TaskRun._meta.db_table
@@ -110,7 +114,7 @@ def broker_floor(n: int) -> tuple[float, int]:
         return seconds, len(message.body)
 
 
-def measure_floor(n: int) -> dict:
-    ledger = ledger_floor(n)
+def measure_floor(n: int, tasks: list[tuple[int, str, str]] | None = None) -> dict:
+    ledger = ledger_floor(n, tasks)
     broker, size = broker_floor(n)
     return {"floor_s": ledger + broker, "ledger_s": ledger, "broker_s": broker, "bytes": size}

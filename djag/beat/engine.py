@@ -104,6 +104,7 @@ class Engine:
 
     # -- loading ----------------------------------------------------------------
 
+    @collector_paused()  # a million tasks loaded make no cyclic garbage, only collections
     def load(self, now: float) -> None:
         """Read the whole schedule once; afterwards only changes are applied."""
         self.activity = self.store.activity()  # first: what is written later is read later

@@ -20,7 +20,9 @@ caller records or shows, and every other row goes on.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import operator
 from dataclasses import dataclass
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
@@ -37,7 +39,14 @@ from djag.models.calendars import holiday_calendar
 from djag.models.task_alerts import ALERT_RULE_FIELDS
 from djag.models.task_rules import LARGEST_INTEGER
 from djag.store.db import to_epoch
-from djag.store.rows import CrontabRow, ExclusionRow, IntervalRow, TaskRow
+from djag.store.rows import (
+    NO_ALERTS,
+    NO_EXCLUSIONS,
+    CrontabRow,
+    ExclusionRow,
+    IntervalRow,
+    TaskRow,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +111,8 @@ def compile_crontab(row: CrontabRow) -> CronSchedule | Problem:
         return Problem(f"cannot be read ({type(exc).__name__}: {exc})", subject)
 
 
-#: The PeriodicTask columns :func:`task_row` reads, JSON columns cast to text.
+#: The PeriodicTask columns :func:`task_row` reads, JSON columns cast to text, and the
+#: datetimes as ``*_instant``: epoch seconds, or datetimes (``djag.store.schedule``).
 TASK_COLUMNS = (
     "id",
     "name",
@@ -123,13 +133,13 @@ TASK_COLUMNS = (
     "max_running",
     "max_runs",
     "run_timeout_seconds",
-    "start_at",
-    "resume_at",
-    "end_at",
-    "last_event_at",
+    "start_at_instant",
+    "resume_at_instant",
+    "end_at_instant",
+    "last_event_at_instant",
     "problem",
     "interval_seconds",
-    "interval_anchor",
+    "interval_anchor_instant",
     "interval_zone_text",
     "exclude_dates",
     "exclude_weekdays",
@@ -156,20 +166,55 @@ def _decode_json(text: str | None, kind: type, name: str) -> tuple[Any, str]:
     return value, ""
 
 
-def task_row(values: dict[str, Any]) -> TaskRow:
-    """The task as beat needs it; a value that cannot be used becomes the row's problem."""
+def _checked_json(text: str | None, kind: type, name: str) -> tuple[str, str]:
+    """(text, problem): the JSON text as stored if it decodes to a ``kind``; else the empty
+    value's text and why it cannot be used."""
+    empty = _EMPTY_JSON[kind]
+    if text is None or text == empty:
+        return empty, ""
+    _, problem = _decode_json(text, kind, name)
+    return (empty, problem) if problem else (text, "")
+
+
+class Kept(dict[Any, Any]):
+    """``kept[value]``: the equal value kept before, or ``value``, kept from now on."""
+
+    def __missing__(self, value: Any) -> Any:
+        self[value] = value
+        return value
+
+
+class Shared:
+    """Equal values of many rows kept once: one "reports.build" string, one 3600, one
+    crontab id for all the rows that hold it, rather than a copy per row of a million."""
+
+    __slots__ = ("numbers", "texts")
+
+    def __init__(self) -> None:
+        self.numbers = Kept()  # integers (never a bool: True == 1) and None
+        self.texts = Kept()  # strings, and tuples of them (routing options)
+
+
+class TaskColumns(Protocol):
+    """A row of :data:`TASK_COLUMNS` by name (``values_list(*TASK_COLUMNS, named=True)``)."""
+
+    def __getattr__(self, name: str) -> Any: ...
+
+
+def task_row(values: TaskColumns, shared: Shared | None = None) -> TaskRow:
+    """The task as beat needs it; a value that cannot be used becomes the row's problem.
+
+    ``shared`` keeps the values rows have in common once (give one to every row of a load).
+    """
     try:
-        return _task_row(values)
+        return _task_row(values, shared or Shared())
     except Exception as exc:  # a row no validation let through: report it, never raise
         return TaskRow(
-            id=values["id"],
-            name=str(values.get("name") or values["id"]),
-            task=str(values.get("task") or ""),
-            enabled=bool(values.get("enabled")),
-            crontab_id=values.get("crontab_id"),
-            args=[],
-            kwargs={},
-            options={},
+            id=values.id,
+            name=str(getattr(values, "name", None) or values.id),
+            task=str(getattr(values, "task", None) or ""),
+            enabled=bool(getattr(values, "enabled", False)),
+            crontab_id=getattr(values, "crontab_id", None),
             misfire_policy=Policy.COALESCE,
             grace_seconds=0,
             max_catchup=1,
@@ -180,75 +225,93 @@ def task_row(values: dict[str, Any]) -> TaskRow:
             resume_at=None,
             end_at=None,
             last_event_at=None,
-            stored_problem=str(values.get("problem") or ""),
+            stored_problem=str(getattr(values, "problem", None) or ""),
             problem=f"the task's row cannot be read ({type(exc).__name__}: {exc})",
         )
 
 
-def _task_row(row: dict[str, Any]) -> TaskRow:
-    args, args_problem = _decode_json(row["args_text"], list, "args")
-    kwargs, kwargs_problem = _decode_json(row["kwargs_text"], dict, "kwargs")
-    headers, headers_problem = _decode_json(row["headers_text"], dict, "headers")
-    options: dict[str, Any] = {"headers": headers}
-    for name in ("queue", "exchange", "routing_key"):
-        if row[name]:
-            options[name] = row[name]
-    if row["priority"] is not None:
-        options["priority"] = row["priority"]
-    if row["expires_seconds"]:
-        options["expires"] = row["expires_seconds"]
+_ROUTING_TEXTS = ("queue", "exchange", "routing_key")
+
+
+def _task_row(row: TaskColumns, shared: Shared) -> TaskRow:
+    args_json, args_problem = _checked_json(row.args_text, list, "args")
+    kwargs_json, kwargs_problem = _checked_json(row.kwargs_text, dict, "kwargs")
+    headers, headers_problem = _decode_json(row.headers_text, dict, "headers")
+    routing: tuple[tuple[str, Any], ...] = ()
+    if (
+        row.queue
+        or row.exchange
+        or row.routing_key
+        or row.priority is not None
+        or row.expires_seconds
+    ):
+        pairs = [(name, getattr(row, name)) for name in _ROUTING_TEXTS if getattr(row, name)]
+        if row.priority is not None:
+            pairs.append(("priority", row.priority))
+        if row.expires_seconds:
+            pairs.append(("expires", row.expires_seconds))
+        routing = shared.texts[tuple(pairs)]
     problems = [p for p in (args_problem, kwargs_problem, headers_problem) if p]
-    reserved = reserved_header_names(headers)
+    reserved = reserved_header_names(headers) if headers else ()
     if reserved:
         problems.append(reserved_headers_text(reserved))
-    if row["misfire_policy"] not in _POLICIES:
-        problems.append(f"unknown misfire policy {row['misfire_policy']!r}")
-    problems.extend(
-        f"{name} is {row[name]}, outside {low}-{high}"
-        for name, (low, high) in _RANGES.items()
-        if row[name] is not None and not low <= row[name] <= high
-    )
-    start_at = to_epoch(row["start_at"])
+    if row.misfire_policy not in _POLICIES:
+        problems.append(f"unknown misfire policy {row.misfire_policy!r}")
+    for value, (name, (low, high)) in zip(_RANGE_VALUES(row), _RANGE_BOUNDS, strict=True):
+        if value is not None and not low <= value <= high:
+            problems.append(f"{name} is {value}, outside {low}-{high}")
+    start_at = _epoch(row.start_at_instant)
     interval = None
-    if row["interval_seconds"] is not None:
+    if row.interval_seconds is not None:
         interval = IntervalRow(
-            row["interval_seconds"], to_epoch(row["interval_anchor"]), row["interval_zone_text"]
+            row.interval_seconds, _epoch(row.interval_anchor_instant), row.interval_zone_text
         )
+    numbers, texts = shared.numbers, shared.texts
     return TaskRow(
-        id=row["id"],
-        name=row["name"],
-        task=row["task"],
-        enabled=row["enabled"],
-        crontab_id=row["crontab_id"],
-        args=args,
-        kwargs=kwargs,
-        options=options,
-        misfire_policy=row["misfire_policy"],
-        grace_seconds=row["grace_seconds"],
-        max_catchup=row["max_catchup"],
-        max_running=row["max_running"],
-        max_runs=row["max_runs"],
-        run_timeout_seconds=row["run_timeout_seconds"],
-        start_at=start_at if start_at is not None else 0,
-        resume_at=to_epoch(row["resume_at"]),
-        end_at=to_epoch(row["end_at"]),
-        last_event_at=to_epoch(row["last_event_at"]),
-        stored_problem=row["problem"],
+        id=row.id,
+        name=row.name,
+        task=texts[row.task],
+        enabled=row.enabled,
+        crontab_id=numbers[row.crontab_id],
+        misfire_policy=texts[row.misfire_policy],
+        grace_seconds=numbers[row.grace_seconds],
+        max_catchup=numbers[row.max_catchup],
+        max_running=numbers[row.max_running],
+        max_runs=numbers[row.max_runs],
+        run_timeout_seconds=numbers[row.run_timeout_seconds],
+        start_at=numbers[start_at] if start_at is not None else 0,
+        resume_at=numbers[_epoch(row.resume_at_instant)],
+        end_at=numbers[_epoch(row.end_at_instant)],
+        last_event_at=numbers[_epoch(row.last_event_at_instant)],
+        stored_problem=row.problem,
         problem="; ".join(problems),
         interval=interval,
-        exclusions=ExclusionRow(
-            row["exclude_dates"] or "", row["exclude_weekdays"] or "", row["holiday_calendar"] or ""
-        ),
-        jitter_seconds=row["jitter_seconds"],
+        exclusions=_exclusions(row.exclude_dates, row.exclude_weekdays, row.holiday_calendar),
+        jitter_seconds=numbers[row.jitter_seconds],
         alert_rule=None if problems else alert_rule(row),
-        alerts_tripped=tripped_alerts(row["alerts_tripped"]),
+        alerts_tripped=tripped_alerts(row.alerts_tripped),
+        args_json=args_json,
+        kwargs_json=kwargs_json,
+        headers_json=texts[row.headers_text] if headers else _EMPTY_JSON[dict],
+        routing=routing,
     )
 
 
-def alert_rule(row: dict[str, Any]) -> AlertRule | None:
+def _epoch(instant: int | dt.datetime | None) -> int | None:
+    """An instant read as epoch seconds (as PostgreSQL gives it) or as a datetime."""
+    return instant if instant is None or isinstance(instant, int) else to_epoch(instant)
+
+
+def _exclusions(dates: str | None, weekdays: str | None, holidays: str | None) -> ExclusionRow:
+    if not (dates or weekdays or holidays):
+        return NO_EXCLUSIONS
+    return ExclusionRow(dates or "", weekdays or "", holidays or "")
+
+
+def alert_rule(row: TaskColumns) -> AlertRule | None:
     """The task's alert thresholds (its columns, in range), or None when none is set."""
-    thresholds = [row[name] for name in ALERT_RULE_FIELDS]
-    if all(value is None for value in thresholds):
+    thresholds = _ALERT_VALUES(row)
+    if thresholds.count(None) == len(thresholds):
         return None
     return AlertRule(*thresholds)
 
@@ -258,7 +321,9 @@ _ALERT_KINDS = {kind.value: kind for kind in AlertKind}
 
 def tripped_alerts(text: str | None) -> frozenset[AlertKind]:
     """The alerts beat recorded as tripped (``alerts_tripped``); unknown names are dropped."""
-    return frozenset(_ALERT_KINDS[name] for name in (text or "").split(",") if name in _ALERT_KINDS)
+    if not text:
+        return NO_ALERTS
+    return frozenset(_ALERT_KINDS[name] for name in text.split(",") if name in _ALERT_KINDS)
 
 
 #: The ranges validation keeps numbers in; a row written past it is a problem, not a
@@ -273,6 +338,10 @@ _RANGES = {
     "run_timeout_seconds": (1, LARGEST_INTEGER),
     **dict.fromkeys(ALERT_RULE_FIELDS, (1, LARGEST_INTEGER)),
 }
+
+_RANGE_VALUES = operator.attrgetter(*_RANGES)
+_RANGE_BOUNDS = tuple(_RANGES.items())
+_ALERT_VALUES = operator.attrgetter(*ALERT_RULE_FIELDS)
 
 _POLICIES = {policy.value: policy for policy in Policy}  # faster than Policy(value) per task
 
@@ -334,15 +403,18 @@ def task_spec(row: TaskRow, schedule: CronSchedule | Problem | None) -> TaskSpec
     """
     if row.problem:
         return Problem(row.problem)
-    timing = task_schedule(row, schedule)
-    if isinstance(timing, Problem):
-        return timing
+    if row.interval is None and isinstance(schedule, CronSchedule):
+        base: Schedule = schedule  # most tasks: no Timing to make
+        zone = schedule.zone
+    else:
+        timing = task_schedule(row, schedule)
+        if isinstance(timing, Problem):
+            return timing
+        base, zone = timing.schedule, timing.zone
     try:
-        spec_schedule: Any = timing.schedule
-        if row.exclusions:
-            spec_schedule = ExcludingSchedule(
-                timing.schedule, compile_exclusions(row.exclusions), timing.zone
-            )
+        spec_schedule: Any = base
+        if row.exclusions is not NO_EXCLUSIONS and row.exclusions:
+            spec_schedule = ExcludingSchedule(base, compile_exclusions(row.exclusions), zone)
         jitter = Jitter(row.jitter_seconds, f"task {row.id}") if row.jitter_seconds else None
     except (ValueError, JitterError) as exc:
         return Problem(str(exc))

@@ -3,6 +3,7 @@ driven by a fake store in tests. Instants are UTC epoch seconds."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -39,18 +40,29 @@ class ExclusionRow:
         return bool(self.dates.strip() or self.weekdays.strip() or self.holidays.strip())
 
 
-@dataclass(frozen=True, slots=True)
+#: The ExclusionRow of a task without exclusions (most tasks), and of a task with no
+#: alert tripped: one object shared, not one per task.
+NO_EXCLUSIONS = ExclusionRow()
+NO_ALERTS: frozenset[AlertKind] = frozenset()
+
+
+@dataclass(slots=True)
 class TaskRow:
-    """One PeriodicTask as beat needs it. ``problem`` is set when a field could not be read."""
+    """One PeriodicTask as beat needs it. ``problem`` is set when a field could not be read.
+
+    Beat holds one for every task, a million of them if need be, so the row is
+    compact: its message is kept as stored (JSON texts, and the routing options
+    set as (name, value) pairs) and decoded afresh by :attr:`args`,
+    :attr:`kwargs` and :attr:`options` when a run is published; each message
+    gets lists and dicts of its own. :func:`message_fields` makes these fields
+    from decoded values.
+    """
 
     id: int
     name: str
     task: str
     enabled: bool
     crontab_id: int | None  # None: an interval task
-    args: Any
-    kwargs: Any
-    options: dict[str, Any]
     misfire_policy: str
     grace_seconds: int
     max_catchup: int
@@ -64,10 +76,41 @@ class TaskRow:
     stored_problem: str
     problem: str = ""
     interval: IntervalRow | None = None  # instead of a crontab
-    exclusions: ExclusionRow = ExclusionRow()
+    exclusions: ExclusionRow = NO_EXCLUSIONS
     jitter_seconds: int = 0
     alert_rule: AlertRule | None = None  # None: no alert threshold is set
-    alerts_tripped: frozenset[AlertKind] = frozenset()  # as beat last recorded them
+    alerts_tripped: frozenset[AlertKind] = NO_ALERTS  # as beat last recorded them
+    args_json: str = "[]"  # a JSON list
+    kwargs_json: str = "{}"  # a JSON object
+    headers_json: str = "{}"  # a JSON object
+    routing: tuple[tuple[str, Any], ...] = ()  # queue, exchange, routing_key, priority, expires
+
+    @property
+    def args(self) -> list[Any]:
+        return [] if self.args_json == "[]" else json.loads(self.args_json)
+
+    @property
+    def kwargs(self) -> dict[str, Any]:
+        return {} if self.kwargs_json == "{}" else json.loads(self.kwargs_json)
+
+    @property
+    def options(self) -> dict[str, Any]:
+        """The routing options and the headers, as ``apply_async`` takes them."""
+        headers = {} if self.headers_json == "{}" else json.loads(self.headers_json)
+        options: dict[str, Any] = {"headers": headers}
+        options.update(self.routing)
+        return options
+
+
+def message_fields(args: Any, kwargs: Any, options: dict[str, Any]) -> dict[str, Any]:
+    """The message fields of a :class:`TaskRow` holding ``args``, ``kwargs`` and ``options``."""
+    routing = {name: value for name, value in options.items() if name != "headers"}
+    return {
+        "args_json": json.dumps(args),
+        "kwargs_json": json.dumps(kwargs),
+        "headers_json": json.dumps(options.get("headers", {})),
+        "routing": tuple(routing.items()),
+    }
 
 
 @dataclass(frozen=True, slots=True)

@@ -40,6 +40,7 @@ from djag.store.rows import (
     NewRun,
     RunDetail,
     TaskRow,
+    message_fields,
 )
 
 EVERY_MINUTE = ("0", "*", "*", "*", "*", "*")
@@ -86,7 +87,9 @@ def task_row(task_id: int, crontab_id: int = 1, **fields: Any) -> TaskRow:
         "last_event_at": None,
         "stored_problem": "",
     }
-    return TaskRow(**{**defaults, **fields})
+    values = {**defaults, **fields}
+    message = [values.pop(name) for name in ("args", "kwargs", "options")]
+    return TaskRow(**values, **message_fields(*message))
 
 
 class FakeStore:

@@ -94,3 +94,28 @@ def test_the_engine_calls_after_load_on_every_full_load() -> None:
     engine.apply_changes(ChangeBatch(tasks=frozenset({1})), T0)  # an edit: no full load
     engine.apply_changes(ChangeBatch(reload_all=True), T0)
     assert loads == [1, 1]
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_the_collector_is_paused_while_the_schedule_loads(enabled: bool) -> None:
+    seen: list[bool] = []
+
+    class Recording(FakeStore):
+        def load_tasks(self, ids=None, crontab_ids=None):  # type: ignore[no-untyped-def]
+            seen.append(gc.isenabled())
+            return super().load_tasks(ids, crontab_ids)
+
+    store = Recording()
+    store.add_task(task_row(1, start_at=int(T0) - 1))
+    engine = Engine(
+        store,
+        lambda sent: [],
+        poll_seconds=5.0,
+        read_wake_token=lambda: None,
+        after_load=lambda: seen.append(gc.isenabled()),
+    )
+    (gc.enable if enabled else gc.disable)()
+    engine.load(T0 - 1)
+    assert seen == [False, False]  # the rows read, then beat's freeze of them
+    assert gc.isenabled() is enabled
+    assert 1 in engine.tasks
