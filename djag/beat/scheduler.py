@@ -22,6 +22,7 @@ from djag.beat import heap, metrics
 from djag.beat.alerting import AlertWatch
 from djag.beat.engine import Engine
 from djag.beat.lease import Lease
+from djag.beat.listen import watch_for
 from djag.beat.outbox import Dispatch
 from djag.beat.publish import RunPublisher
 from djag.beat.report import MetricsReport
@@ -81,6 +82,7 @@ class DjagScheduler(Scheduler):
             self.publish,
             poll_seconds=settings.poll_seconds,
             read_wake_token=wakeup.read,
+            watch=watch_for(self.store.using, wakeup.read, settings.poll_seconds),
             after_load=heap.freeze_loaded,
         )
         self.alerts = AlertWatch(self.engine, alerts.announce)
@@ -111,7 +113,7 @@ class DjagScheduler(Scheduler):
             interval = self._tick_djag(now)
         except Deposed as exc:  # another beat leads: stand by, nothing was claimed
             self.lease.deposed(str(exc))
-            self.loaded = False
+            self.stand_by()
             self.report.ticked(0.0, now, leading=False)
             return min(self.lease.retry_in(now), self.longest_sleep)
         except Exception as exc:  # nothing may kill beat; the outage is logged once
@@ -127,7 +129,7 @@ class DjagScheduler(Scheduler):
 
     def _tick_djag(self, now: float) -> float:
         if not self.lease.hold(now):
-            self.loaded = False
+            self.stand_by()
             self.report.ticked(0.0, now, leading=False)
             return self.lease.retry_in(now)
         if not self.loaded:
@@ -144,6 +146,11 @@ class DjagScheduler(Scheduler):
         self.lease.ticked(now)
         self.report.ticked(lag, now, leading=True)
         return interval
+
+    def stand_by(self) -> None:
+        """Not leading: load again when leading again, and listen for news only then."""
+        self.loaded = False
+        self.engine.watch.stop()
 
     def publish(self, dispatches: Sequence[Dispatch]) -> list[tuple[Dispatch, Exception]]:
         """Send the runs' messages in batches (``djag.beat.publish``); return those not sent."""
@@ -169,6 +176,7 @@ class DjagScheduler(Scheduler):
             except Exception as exc:
                 logger.warning("djag beat: could not release the lease (%s)", exc)
             finally:
+                self.engine.watch.stop()
                 self.report.metrics.close()
                 notify.shutdown()
 
