@@ -9,6 +9,7 @@ not PostgreSQL (there NOTIFY is used); the decision itself everywhere.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import select
 import time
@@ -38,6 +39,13 @@ not_postgres = pytest.mark.skipif(POSTGRES, reason="on PostgreSQL, news goes by 
 
 class Rollback(Exception):
     pass
+
+
+def rolled_back(make_task: Callable[..., PeriodicTask], name: str) -> None:
+    """Make a task in a transaction (or a savepoint, inside one) that is rolled back."""
+    with contextlib.suppress(Rollback), transaction.atomic():
+        make_task(name=name)
+        raise Rollback
 
 
 def heard(listener: Any, readable: Callable[[], bool], seconds: float = 5.0) -> int:
@@ -96,14 +104,10 @@ def test_a_committed_edit_is_heard_by_the_listener_without_a_query(
 def test_a_rolled_back_edit_sends_no_notification(
     make_task: Callable[..., PeriodicTask], listener: PgListener
 ) -> None:
-    with pytest.raises(Rollback), transaction.atomic():
-        make_task(name="never")
-        raise Rollback
+    rolled_back(make_task, "never")
     with transaction.atomic():
         make_task(name="kept")
-        with pytest.raises(Rollback), transaction.atomic():  # a savepoint rolled back
-            make_task(name="never either")
-            raise Rollback
+        rolled_back(make_task, "never either")  # a savepoint
     # Notifications come in commit order: had the rollback sent one, it came first.
     assert heard(listener, pg_readable(listener)) == 1
     assert list(PeriodicTask.objects.values_list("name", flat=True)) == ["kept"]
@@ -214,9 +218,7 @@ def test_a_committed_edit_is_published_to_the_subscribed_beat_and_a_rolled_back_
 
         make_task(name="edited")
         assert heard(listener, readable) == 1
-        with pytest.raises(Rollback), transaction.atomic():
-            make_task(name="never")
-            raise Rollback
+        rolled_back(make_task, "never")
         make_task(name="kept")
         assert heard(listener, readable) == 1
         # A dropped subscription is a lost listener (the watch polls and subscribes again).
