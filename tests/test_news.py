@@ -145,7 +145,7 @@ def test_a_dropped_listener_is_replaced_and_news_is_still_read(
     missed.kwargs = {"edit": 2}
     missed.save()
     select.select([second.raw.fileno()], [], [], 5)
-    engine.tick(now + 6.1)  # long before the next fallback poll
+    engine.tick(now + 6.0 + LISTEN_CHECK_SECONDS)  # long before the next fallback poll
     assert engine.tasks[missed.pk].row.kwargs == {"edit": 2}
     watch.stop()
 
@@ -172,17 +172,44 @@ def test_an_idle_listening_beat_makes_no_query_but_its_lease_renewals(
         beat.tick()  # leads and loads
         assert isinstance(beat.engine.watch, ListenWatch)
         assert beat.engine.watch.listener is not None
+        start = clock[0]
+        ticks = 0
         with connection.execute_wrapper(count):
-            for _ in range(2500):  # 50 s of 20 ms ticks, as Celery would call them
+            while clock[0] < start + 50:  # each tick when the last one asked, as Celery does
                 clock[0] += beat.tick()
-        elapsed = clock[0]
+                ticks += 1
     finally:
         beat.close()
-    assert elapsed
+    assert ticks >= 50
     lease_table = SchedulerLease._meta.db_table
     assert statements, "the lease is renewed"
     assert all(sql.startswith(f'UPDATE "{lease_table}"') for sql in statements), statements
-    assert 14 <= len(statements) <= 16  # every third of the 10 s lease over 50 s
+    # Every third of the 10 s lease, at the first tick after it (ticks come each second).
+    assert 50 / 5 <= len(statements) <= 50 / (10 / 3) + 1
+
+
+@postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_a_listening_beat_waits_for_news_in_tick_and_reads_it_at_the_next(
+    make_task: Callable[..., PeriodicTask],
+) -> None:
+    """On the real clock tick() waits on the socket: a notification ends the wait, and the
+    next tick reads the news, however far the next check or poll is."""
+    task = make_task(name="edited")
+    beat = DjagScheduler(app=app, lazy=True)
+    beat.engine.publish = lambda dispatches: []
+    try:
+        beat.tick()  # leads and loads
+        assert beat.engine.watch.listener is not None
+        beat.engine.next_db_poll = beat.engine.next_check = time.time() + 3600
+        task.kwargs = {"edit": 1}
+        task.save()  # notifies at commit
+        assert beat.tick() == DjagScheduler.NAP_SECONDS  # woken by it (or its interval ended)
+        assert beat.engine.next_check == 0.0, "not woken by the notification"
+        beat.tick()
+        assert beat.engine.tasks[task.pk].row.kwargs == {"edit": 1}
+    finally:
+        beat.close()
 
 
 @pytest.mark.django_db

@@ -2,7 +2,8 @@
 
 :class:`PgListener` holds a PostgreSQL connection of its own (never Django's, which
 the store closes on errors) in autocommit, LISTENing on ``djag.news.CHANNEL``; each
-look is a ``select()`` on its socket and, when readable, libpq reading what came.
+look is a ``select()`` on its socket and, when readable, libpq reading what came;
+between ticks the scheduler blocks in :meth:`wait` (a ``select()`` with a timeout).
 :class:`RedisListener` is subscribed to the Redis channel; each look is redis-py's
 ``get_message(timeout=0)``, a ``select()`` too. A listener that raises is lost: the
 watch (``djag.beat.watch.ListenWatch``) drops it, polls, and connects again.
@@ -62,6 +63,10 @@ class PgListener:
                 raise self.database.OperationalError("the listening connection is closed")
         return received
 
+    def wait(self, seconds: float) -> bool:
+        """Block until something comes (or the connection ends), at most ``seconds``."""
+        return bool(select.select([self.raw.fileno()], [], [], seconds)[0])
+
     def close(self) -> None:
         self.raw.close()
 
@@ -86,6 +91,10 @@ class RedisListener:
             if message.get("type") == "subscribe":
                 received += 1  # reconnected: what was sent meanwhile is lost
         return received
+
+    def wait(self, seconds: float) -> bool:
+        connection = self.pubsub.connection
+        return connection is None or bool(connection.can_read(timeout=seconds))
 
     def close(self) -> None:
         self.pubsub.close()

@@ -71,6 +71,8 @@ class Outage:
 
 
 class DjagScheduler(Scheduler):
+    #: What tick() leaves Celery to sleep after waiting for news itself (``nap``).
+    NAP_SECONDS = 0.001
     #: Where beat reads the time; tests put a simulated clock here.
     clock: Callable[[], float] = staticmethod(time.time)
 
@@ -125,7 +127,24 @@ class DjagScheduler(Scheduler):
         self.outage.recovered(now)
         if self.lease.leading:
             interval = min(interval, super().tick(*args, **kwargs))
-        return min(interval, self.longest_sleep)
+        return self.nap(min(interval, self.longest_sleep))
+
+    def nap(self, interval: float) -> float:
+        """Wait for news here, on the listener's socket, rather than in Celery's sleep.
+
+        Celery's beat service sleeps what tick() returns and cannot be woken; so while a
+        listener is up (``djag.beat.watch``), tick() itself blocks in a ``select()`` on
+        its socket for all but ``NAP_SECONDS`` of the interval and returns that rest:
+        beat wakes as soon as a notification comes, costs no CPU while nothing does,
+        and Celery still sleeps (and syncs) between ticks. A simulated clock (tests)
+        cannot be waited on: it gets the interval back, as without a listener.
+        """
+        watch = self.engine.watch
+        if interval <= self.NAP_SECONDS or self.clock is not time.time or not watch.listening:
+            return interval
+        if watch.wait(interval - self.NAP_SECONDS):
+            self.engine.next_check = 0.0  # the next tick reads the news
+        return self.NAP_SECONDS
 
     def _tick_djag(self, now: float) -> float:
         if not self.lease.hold(now):

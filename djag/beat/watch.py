@@ -6,9 +6,11 @@ Two watches, chosen by ``djag.beat.listen.watch_for`` from ``djag.news.mode``:
   a query with Django's database cache) and leaves the database poll at
   ``DJAG_POLL_SECONDS``.
 - :class:`ListenWatch` reads a listener's socket (PostgreSQL LISTEN, Redis
-  pub/sub) every ``LISTEN_CHECK_SECONDS``, which costs a ``select()`` and no query,
-  so beat sees a committed edit within a few tens of milliseconds. The database
-  poll, kept as the fallback, then comes every ``LISTEN_POLL_SECONDS`` (or
+  pub/sub), which costs a ``select()`` and no query. Between ticks the scheduler
+  waits on that socket (:meth:`ListenWatch.wait`) instead of sleeping, so beat
+  wakes as a notification comes; the engine alone looks every
+  ``LISTEN_CHECK_SECONDS``. The database poll, kept as the fallback, then comes
+  every ``LISTEN_POLL_SECONDS`` (or
   ``DJAG_POLL_SECONDS`` if longer). A listener that fails is dropped: beat polls
   at once (what was missed is read), then reads the key and polls every
   ``DJAG_POLL_SECONDS`` as without one, and connects again every
@@ -30,9 +32,9 @@ logger = logging.getLogger("djag.beat")
 
 #: How often the wake-up key is read: changes show within a second.
 CHECK_SECONDS = 0.5
-#: How often a listener's socket is looked at: beat's ticks are this short while it
-#: listens (Celery sleeps what tick() returns), so an edit shows within this time.
-LISTEN_CHECK_SECONDS = 0.02
+#: How often the engine looks at a listener's socket by itself; in beat the scheduler
+#: waits on the socket between ticks, so news does not wait for this.
+LISTEN_CHECK_SECONDS = 1.0
 #: The database poll while a listener is up: only a safety net for a lost notification.
 LISTEN_POLL_SECONDS = 60.0
 
@@ -43,6 +45,10 @@ class Listener(Protocol):
     def drain(self) -> int:
         """The notifications received since the last call, without waiting or a query;
         raises when the connection is lost."""
+
+    def wait(self, seconds: float) -> bool:
+        """Block until something may have come (news, or the connection's end), at most
+        ``seconds``; True if so."""
 
     def close(self) -> None: ...
 
@@ -59,6 +65,11 @@ class KeyWatch:
     def start(self, now: float) -> None:
         """Before a full load: what is written from here on is news."""
         self.token = self.key.read()
+
+    listening = False  # nothing to wait on: the scheduler leaves Celery to sleep
+
+    def wait(self, seconds: float) -> bool:
+        return False
 
     def news(self, now: float) -> bool:
         token = self.key.read()
@@ -89,6 +100,10 @@ class ListenWatch:
         self.down: str | None = None  # why, while the listener is down
 
     @property
+    def listening(self) -> bool:
+        return self.listener is not None
+
+    @property
     def check_seconds(self) -> float:
         return CHECK_SECONDS if self.listener is None else LISTEN_CHECK_SECONDS
 
@@ -114,6 +129,15 @@ class ListenWatch:
         except Exception as exc:
             self._lost(exc, now)
             return True  # whatever was sent since the last look may be lost: read it now
+
+    def wait(self, seconds: float) -> bool:
+        """Wait on the listener (only while :attr:`listening`)."""
+        if self.listener is None:
+            return False
+        try:
+            return self.listener.wait(seconds)
+        except Exception:
+            return True  # the next look finds out what is wrong
 
     def stop(self) -> None:
         """Stop listening (a beat that stands by: unread notifications must not pile up)."""
