@@ -184,8 +184,7 @@ def test_an_idle_listening_beat_makes_no_query_but_its_lease_renewals(
     lease_table = SchedulerLease._meta.db_table
     assert statements, "the lease is renewed"
     assert all(sql.startswith(f'UPDATE "{lease_table}"') for sql in statements), statements
-    # Every third of the 10 s lease, at the first tick after it (ticks come each second).
-    assert 50 / 5 <= len(statements) <= 50 / (10 / 3) + 1
+    assert len(statements) in (15, 16)  # every third of the 10 s lease, on time
 
 
 @postgres_only

@@ -164,6 +164,8 @@ class DjagScheduler(Scheduler):
         self.alerts.tick(now)
         self.lease.ticked(now)
         self.report.ticked(lag, now, leading=True)
+        if self.lease.renew_at > now:  # renewed on time however long the engine may sleep
+            interval = min(interval, self.lease.renew_at - now)
         return interval
 
     def stand_by(self) -> None:
