@@ -254,3 +254,28 @@ def test_a_committed_edit_is_published_to_the_subscribed_beat_and_a_rolled_back_
             listener.drain()
     finally:
         listener.close()
+
+
+@not_postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_beat_on_a_redis_cache_reads_an_edit_on_its_publication(
+    redis_cache: None, make_task: Callable[..., PeriodicTask]
+) -> None:
+    task = make_task(name="edited")
+    watch = watch_for("default", wakeup.read, 5.0)
+    assert isinstance(watch, ListenWatch)
+    engine = Engine(
+        Store(), lambda d: [], poll_seconds=5.0, read_wake_token=wakeup.read, watch=watch
+    )
+    now = time.time()
+    engine.load(now)
+    listener = watch.listener
+    assert isinstance(listener, RedisListener)
+    try:
+        task.kwargs = {"edit": 1}
+        task.save()  # published once committed
+        assert watch.wait(5.0)
+        engine.tick(now + LISTEN_CHECK_SECONDS)  # long before the next fallback poll
+        assert engine.tasks[task.pk].row.kwargs == {"edit": 1}
+    finally:
+        watch.stop()
