@@ -605,6 +605,7 @@ SUITES = {
     "worker": "bench.worker_side",
     "sigterm": "bench.sigterm",
     "million": "bench.million",
+    "idle": "bench.idle",
 }
 
 

@@ -134,6 +134,16 @@ def check_djag_settings(**_: Any) -> list[checks.CheckMessage]:
                 id="djag.E006",
             )
         )
+    notify = getattr(settings, "DJAG_NOTIFY", True)
+    if not isinstance(notify, bool):
+        errors.append(
+            checks.Error(
+                f"DJAG_NOTIFY is {notify!r}; it must be True or False.",
+                hint="Remove DJAG_NOTIFY to learn of news by LISTEN/NOTIFY or Redis pub/sub "
+                "where they are there, or set it to False to read the wake-up key.",
+                id="djag.E006",
+            )
+        )
     schedules = getattr(settings, "DJAG_SCHEDULES", conf.DEFAULTS["DJAG_SCHEDULES"])
     if not isinstance(schedules, list | tuple) or not all(
         isinstance(item, str) and item.strip() for item in schedules

@@ -153,6 +153,7 @@ class _Retrier:
         try:
             for completion in batch:
                 completion.write(using)
+            wakeup.touch(using)  # on this thread's connection, before it is closed
         finally:
             connections[using].close()  # this thread's connection: fresh at the next attempt
         with self.lock:
@@ -160,7 +161,6 @@ class _Retrier:
                 if self.pending.get(completion.run_id) is completion:
                     del self.pending[completion.run_id]
         _forget(PARKED_KEY.format(completion.run_id) for completion in batch)
-        wakeup.touch()
         logger.warning("djag: %d parked completion(s) written to the ledger", len(batch))
         return len(batch)
 

@@ -20,6 +20,7 @@ class DjagSettings:
     cache: str
     lease_seconds: float
     poll_seconds: float
+    notify: bool
     run_retention_days: int
     change_retention_days: float | None
     schedules: tuple[str, ...]
@@ -37,6 +38,9 @@ DEFAULTS = {
     "DJAG_LEASE_SECONDS": 10.0,
     # How often beat reads the database when the cache says nothing.
     "DJAG_POLL_SECONDS": 5.0,
+    # Learn of news by PostgreSQL LISTEN/NOTIFY or Redis pub/sub where they are there
+    # (djag.news); False reads the wake-up key instead.
+    "DJAG_NOTIFY": True,
     # TaskRun and audit rows older than this are removed by djag_prune.
     "DJAG_RUN_RETENTION_DAYS": 30,
     # ScheduleChange rows (the audit trail of edits) older than this are removed by
@@ -65,6 +69,7 @@ def get() -> DjagSettings:
         cache=str(read("DJAG_CACHE")),
         lease_seconds=float(read("DJAG_LEASE_SECONDS")),  # type: ignore[arg-type]
         poll_seconds=float(read("DJAG_POLL_SECONDS")),  # type: ignore[arg-type]
+        notify=read("DJAG_NOTIFY") is not False,
         run_retention_days=int(read("DJAG_RUN_RETENTION_DAYS")),  # type: ignore[call-overload]
         change_retention_days=_days(read("DJAG_CHANGE_RETENTION_DAYS")),
         schedules=_names(read("DJAG_SCHEDULES")),

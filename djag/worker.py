@@ -68,9 +68,10 @@ def _record(
     """
     if run_id is None:
         return
+    using = default_database()
     try:
         close_old_connections()
-        write(default_database(), run_id)
+        write(using, run_id)
     except Exception as exc:
         if end is None:
             logger.exception("djag: could not record run %s as %s", run_id, what)
@@ -87,7 +88,7 @@ def _record(
         )
         return
     if end is not None:
-        wakeup.touch()
+        wakeup.touch(using)
 
 
 def _finish(run_id: int | None, state: RunState, error: str = "") -> None:

@@ -215,6 +215,8 @@ def test_valid_alert_webhook_passes(value: str) -> None:
     [
         ("DJAG_ALERT_MAIL", "yes", "True or False"),
         ("DJAG_ALERT_MAIL", None, "True or False"),
+        ("DJAG_NOTIFY", "no", "True or False"),
+        ("DJAG_NOTIFY", 0, "True or False"),
         ("DJAG_METRICS_PORT", 0, "a port number (1-65535) or None"),
         ("DJAG_METRICS_PORT", 65536, "a port number (1-65535) or None"),
         ("DJAG_METRICS_PORT", "9808", "a port number (1-65535) or None"),
@@ -236,6 +238,7 @@ def test_e006_alert_and_metrics_settings_of_the_wrong_type(
     ("name", "value"),
     [
         ("DJAG_ALERT_MAIL", False),
+        ("DJAG_NOTIFY", False),
         ("DJAG_METRICS_PORT", 9808),
         ("DJAG_METRICS_PORT", None),
         ("DJAG_METRICS_ADDRESS", "127.0.0.1"),

@@ -11,6 +11,7 @@ from django.test.utils import CaptureQueriesContext
 
 from djag.beat.engine import Engine
 from djag.beat.outbox import Dispatch
+from djag.beat.watch import CHECK_SECONDS
 from djag.models import Crontab, PeriodicTask, RunState, TaskDependency, TaskRun, Trigger
 from djag.store.door import Store
 from djag.store.ledger import CLAIM_FIELDS
@@ -114,8 +115,8 @@ def test_runs_each_event_once_and_hands_the_publisher_each_run_id(engine, publis
 def test_tick_sleeps_until_next_event_or_check(engine):
     make_task("hourly", every(minute="0"))
     engine.load(E0)
-    assert run(engine, 1) == pytest.approx(Engine.CHECK_SECONDS, abs=0.01)
-    engine.CHECK_SECONDS = 10_000
+    assert run(engine, 1) == pytest.approx(CHECK_SECONDS, abs=0.01)
+    engine.watch.check_seconds = 10_000
     engine.next_check = E0 + 10_000
     assert run(engine, 2) == pytest.approx(3600 - 2)
 

@@ -10,9 +10,10 @@ nothing of Celery or the ORM: tests drive it with a fake store, a fake
 publisher and a simulated clock.
 
 Cost model: an idle tick looks at the top of the due queue and, every
-``CHECK_SECONDS``, reads the wake-up key. The database is read when the key
-changed or every ``DJAG_POLL_SECONDS``, and then only the new ScheduleChange
-rows, the active runs and the history of tasks that wait for something.
+``watch.check_seconds``, looks for news (``djag.beat.watch``: a listener's socket,
+or the wake-up key). The database is read on news or every ``watch.poll_seconds``,
+and then only the new ScheduleChange rows, the active runs and the history of
+tasks that wait for something.
 
 Bounded work: one tick claims at most ``MAX_CLAIMS_PER_TICK`` ledger rows across
 all tasks, deciding the due tasks earliest first. The task that would overflow
@@ -36,7 +37,7 @@ from djag.beat.outbox import Dispatch, Outbox, Publisher
 from djag.beat.ports import StorePort
 from djag.beat.requested import RequestWatch, gate
 from djag.beat.runbook import RunBook
-from djag.beat.wake import WakeKey
+from djag.beat.watch import KeyWatch, Watch
 from djag.core.dag import Edge, blocking_edges
 from djag.core.plan import Decision, Progress, decide, next_due
 from djag.core.requested import TASK_GONE, select
@@ -55,8 +56,6 @@ MAX_CLAIMS_PER_TICK = 2 * MAX_CATCHUP
 
 
 class Engine:
-    CHECK_SECONDS = 0.5  # how often the wake-up key is read: changes show within a second
-
     def __init__(
         self,
         store: StorePort,
@@ -65,6 +64,7 @@ class Engine:
         poll_seconds: float,
         read_wake_token: Callable[[], str | None],
         max_claims_per_tick: int = MAX_CLAIMS_PER_TICK,
+        watch: Watch | None = None,
         after_load: Callable[[], None] = lambda: None,
     ) -> None:
         self.store = store
@@ -78,14 +78,14 @@ class Engine:
         self.due = DueQueue()
         self.runs = RunBook()
         self.outbox = Outbox(publish)
-        self.wake = WakeKey(read_wake_token, poll_seconds)
+        #: How news is learnt of (``djag.beat.listen.watch_for``); the wake-up key by default.
+        self.watch = watch or KeyWatch(read_wake_token, poll_seconds)
         self.requests = RequestWatch()
 
         self.catalog = Catalog()
         self.waiting: dict[int, Decision] = {}
         self.checkpoints = Checkpoints()
         self.feed: ChangeFeed | None = None
-        self.wake_token: str | None = None
         self.activity: Activity | None = None  # Store.activity() at the last full poll
         self.next_check = 0.0
         self.next_db_poll = 0.0
@@ -107,10 +107,10 @@ class Engine:
     @collector_paused()  # a million tasks loaded make no cyclic garbage, only collections
     def load(self, now: float) -> None:
         """Read the whole schedule once; afterwards only changes are applied."""
+        self.watch.start(now)  # before reading: what is written after the read is news
         self.activity = self.store.activity()  # first: what is written later is read later
         self.requests.polled(self.activity, now)
         self.feed = ChangeFeed(self.store.change_rows, self.store.change_cursor())
-        self.wake_token = self.wake.read()
         self.catalog.compile_crontabs(self.store.load_crontabs().values())
         rows = self.store.load_tasks()
         checkpoint_time = self.store.checkpoint_time()
@@ -128,8 +128,8 @@ class Engine:
                 default=None,
             )
             self._install(self.catalog.install(row, last_event, counted.get(row.id, 0)))
-        self.next_db_poll = now + self.poll_seconds
-        self.next_check = now + self.CHECK_SECONDS
+        self.next_db_poll = now + self.watch.poll_seconds
+        self.next_check = now + self.watch.check_seconds
         self.republish_claims(now, older_than=0.0)
         logger.info(
             "djag beat: loaded %d tasks (%d enabled), %d dependency edges, %d runs in flight",
@@ -184,16 +184,13 @@ class Engine:
         return max(0.0, wake_at - now)
 
     def check(self, now: float) -> None:
-        """Read the wake-up key; on news, or every DJAG_POLL_SECONDS, read the database."""
-        self.next_check = now + self.CHECK_SECONDS
-        poll_due = now >= self.next_db_poll
-        # A due poll reads the database anyway: the key can wait for the next check,
+        """Look for news; on news, or when the fallback poll is due, read the database."""
+        # A due poll reads the database anyway: the news can wait for the next check,
         # so that no idle tick costs more than one query (the key may be in the database).
-        token = None if poll_due else self.wake.read()
-        if poll_due or (token is not None and token != self.wake_token):
-            if token is not None:
-                self.wake_token = token
-            self.next_db_poll = now + self.poll_seconds
+        news = now >= self.next_db_poll or self.watch.news(now)
+        self.next_check = now + self.watch.check_seconds  # shorter once a listener is back
+        if news:
+            self.next_db_poll = now + self.watch.poll_seconds
             self.poll(now)
 
     def poll(self, now: float) -> None:

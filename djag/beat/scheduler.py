@@ -22,6 +22,7 @@ from djag.beat import heap, metrics
 from djag.beat.alerting import AlertWatch
 from djag.beat.engine import Engine
 from djag.beat.lease import Lease
+from djag.beat.listen import watch_for
 from djag.beat.outbox import Dispatch
 from djag.beat.publish import RunPublisher
 from djag.beat.report import MetricsReport
@@ -70,6 +71,8 @@ class Outage:
 
 
 class DjagScheduler(Scheduler):
+    #: What tick() leaves Celery to sleep after waiting for news itself (``nap``).
+    NAP_SECONDS = 0.001
     #: Where beat reads the time; tests put a simulated clock here.
     clock: Callable[[], float] = staticmethod(time.time)
 
@@ -81,6 +84,7 @@ class DjagScheduler(Scheduler):
             self.publish,
             poll_seconds=settings.poll_seconds,
             read_wake_token=wakeup.read,
+            watch=watch_for(self.store.using, wakeup.read, settings.poll_seconds),
             after_load=heap.freeze_loaded,
         )
         self.alerts = AlertWatch(self.engine, alerts.announce)
@@ -111,7 +115,7 @@ class DjagScheduler(Scheduler):
             interval = self._tick_djag(now)
         except Deposed as exc:  # another beat leads: stand by, nothing was claimed
             self.lease.deposed(str(exc))
-            self.loaded = False
+            self.stand_by()
             self.report.ticked(0.0, now, leading=False)
             return min(self.lease.retry_in(now), self.longest_sleep)
         except Exception as exc:  # nothing may kill beat; the outage is logged once
@@ -123,11 +127,28 @@ class DjagScheduler(Scheduler):
         self.outage.recovered(now)
         if self.lease.leading:
             interval = min(interval, super().tick(*args, **kwargs))
-        return min(interval, self.longest_sleep)
+        return self.nap(min(interval, self.longest_sleep))
+
+    def nap(self, interval: float) -> float:
+        """Wait for news here, on the listener's socket, rather than in Celery's sleep.
+
+        Celery's beat service sleeps what tick() returns and cannot be woken; so while a
+        listener is up (``djag.beat.watch``), tick() itself blocks in a ``select()`` on
+        its socket for all but ``NAP_SECONDS`` of the interval and returns that rest:
+        beat wakes as soon as a notification comes, costs no CPU while nothing does,
+        and Celery still sleeps (and syncs) between ticks. A simulated clock (tests)
+        cannot be waited on: it gets the interval back, as without a listener.
+        """
+        watch = self.engine.watch
+        if interval <= self.NAP_SECONDS or self.clock is not time.time or not watch.listening:
+            return interval
+        if watch.wait(interval - self.NAP_SECONDS):
+            self.engine.next_check = 0.0  # the next tick reads the news
+        return self.NAP_SECONDS
 
     def _tick_djag(self, now: float) -> float:
         if not self.lease.hold(now):
-            self.loaded = False
+            self.stand_by()
             self.report.ticked(0.0, now, leading=False)
             return self.lease.retry_in(now)
         if not self.loaded:
@@ -143,7 +164,14 @@ class DjagScheduler(Scheduler):
         self.alerts.tick(now)
         self.lease.ticked(now)
         self.report.ticked(lag, now, leading=True)
+        if self.lease.renew_at > now:  # renewed on time however long the engine may sleep
+            interval = min(interval, self.lease.renew_at - now)
         return interval
+
+    def stand_by(self) -> None:
+        """Not leading: load again when leading again, and listen for news only then."""
+        self.loaded = False
+        self.engine.watch.stop()
 
     def publish(self, dispatches: Sequence[Dispatch]) -> list[tuple[Dispatch, Exception]]:
         """Send the runs' messages in batches (``djag.beat.publish``); return those not sent."""
@@ -169,6 +197,7 @@ class DjagScheduler(Scheduler):
             except Exception as exc:
                 logger.warning("djag beat: could not release the lease (%s)", exc)
             finally:
+                self.engine.watch.stop()
                 self.report.metrics.close()
                 notify.shutdown()
 
