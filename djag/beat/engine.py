@@ -192,6 +192,8 @@ class Engine:
         if news:
             self.next_db_poll = now + self.watch.poll_seconds
             self.poll(now)
+        else:  # a timeout is the clock's news: lost now, not at a poll a minute away
+            self._replan_affected(self._expire_lost(now), now)
 
     def poll(self, now: float) -> None:
         """Read schedule changes and run updates, or only ask whether there are any."""

@@ -21,6 +21,7 @@ from djag.beat.watch import (
     KeyWatch,
     ListenWatch,
 )
+from djag.core.vocab import RunState
 from djag.store.rows import Activity
 from tests.beat.fakes import Broker, FakeStore, Wake, task_row
 from tests.beat.test_engine import T0
@@ -125,6 +126,19 @@ def test_without_news_the_listening_engine_polls_only_as_a_safety_net(
     wake.touch()  # the key is not read while the listener works
     ticks(engine, T0 + LISTEN_POLL_SECONDS - 0.75, T0 + LISTEN_POLL_SECONDS + 0.5, step=0.25)
     assert counting.polls == polls + 1
+
+
+def test_a_run_past_its_timeout_is_lost_at_the_next_check_not_at_the_safety_poll(
+    counting: CountingStore, line: Line, wake: Wake
+) -> None:
+    counting.add_task(task_row(1, start_at=int(T0) - 1, run_timeout_seconds=10))
+    engine = listening(counting, line, wake)
+    ticks(engine, T0, T0 + 9)
+    [first] = counting.runs_of(1)
+    polls = counting.polls
+    ticks(engine, T0 + 10, T0 + 12)
+    assert first.state == RunState.LOST
+    assert counting.polls == polls  # the clock said so, no read of the database
 
 
 def test_a_lost_listener_means_a_poll_at_once_the_key_meanwhile_and_a_poll_when_back(
