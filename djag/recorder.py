@@ -97,14 +97,18 @@ class Recorder:
         self.thread: threading.Thread | None = None
 
     def start(self, entry: Start) -> None:
-        self._add(self.starts, entry)
+        self._add(entry)
 
     def end(self, entry: Completion) -> None:
-        self._add(self.ends, entry)
+        self._add(entry)
 
-    def _add(self, into: list, entry: Start | Completion) -> None:
+    def _add(self, entry: Start | Completion) -> None:
         with self.cond:
-            into.append(entry)
+            # The list is looked up under the lock: a flush swaps in new ones.
+            if isinstance(entry, Start):
+                self.starts.append(entry)
+            else:
+                self.ends.append(entry)
             if self.oldest is None:
                 self.oldest = self.clock()
                 self.cond.notify()
