@@ -6,7 +6,7 @@ with Django's database cache) and, with ``CONN_MAX_AGE = 0``, a new connection p
 write: 20-90 ms per task on a loaded two-core machine (docs/performance.md, "The
 worker's side"), far more than a short task itself. So the signal handlers
 (``djag.worker``) only note a start or an end here, in memory, and a background thread
-of the process writes what it holds in one transaction (``ledger.record_batch``) and
+of the process writes what it holds in one transaction (``worker_batch.record_batch``) and
 touches the wake-up key once, when the oldest entry is ``DJAG_WORKER_FLUSH_SECONDS``
 old or ``MAX_BATCH`` entries wait, whichever comes first; also at the process's
 shutdown (``worker_process_shutdown``, ``worker_shutdown``, and at exit), and before
@@ -42,7 +42,7 @@ from django.db import connections
 from djag import wakeup
 from djag.completions import Completion, park
 from djag.core.vocab import RunState
-from djag.store import ledger
+from djag.store import worker_batch
 from djag.store.db import default_database
 
 logger = logging.getLogger("djag.worker")
@@ -95,6 +95,7 @@ class Recorder:
         self.ends: list[Completion] = []
         self.oldest: float | None = None
         self.thread: threading.Thread | None = None
+        self.stopping = False
 
     def start(self, entry: Start) -> None:
         self._add(entry)
@@ -114,7 +115,11 @@ class Recorder:
                 self.cond.notify()
             elif len(self.starts) + len(self.ends) >= self.policy.max_batch:
                 self.cond.notify()
-            if self.background and (self.thread is None or not self.thread.is_alive()):
+            if (
+                self.background
+                and not self.stopping
+                and not (self.thread and self.thread.is_alive())
+            ):
                 self.thread = threading.Thread(
                     target=self._run, name="djag-ledger-writes", daemon=True
                 )
@@ -149,7 +154,7 @@ class Recorder:
         finished = [(e.run_id, RunState(e.state), e.finished_at, e.error) for e in ends]
         for attempt in (1, 2):
             try:
-                ledger.record_batch(using, rows, finished)
+                worker_batch.record_batch(using, rows, finished)
                 break
             except Exception as exc:
                 # A kept connection the server has dropped (a restart, an idle timeout)
@@ -177,11 +182,25 @@ class Recorder:
                 why,
             )
 
+    def stop(self, timeout: float = 10.0) -> None:
+        """Write what is held, then end the thread and close its connection (tests: a
+        connection left open would outlive the test database)."""
+        with self.cond:
+            self.stopping = True
+            self.cond.notify()
+            thread = self.thread
+        if thread is not None:
+            thread.join(timeout)
+        self.flush()
+
     def _run(self) -> None:
         idle_since, connected = self.clock(), True
         while True:
             with self.cond:
                 while (wait := self.due()) != 0:
+                    if self.stopping:
+                        self._close()
+                        return
                     if wait is not None:
                         self.cond.wait(wait)
                     elif not connected:

@@ -100,7 +100,7 @@ def _record(
 
 def _batched() -> recorder.Recorder | None:
     """This process's recorder, or None when each transition is written at once."""
-    seconds = conf.get().worker_flush_seconds
+    seconds = conf.worker_flush_seconds()
     return recorder.get(seconds) if seconds > 0 else None
 
 

@@ -22,7 +22,7 @@ from djag import completions, recorder, worker
 from djag.beat.outbox import Dispatch
 from djag.models import Crontab, PeriodicTask, RunState, TaskRun
 from djag.scheduler import DjagScheduler
-from djag.store import ledger
+from djag.store import ledger, worker_batch
 from sample_site.celery import app
 from tests.e2e.support import wait_for
 from tests.test_worker import sender
@@ -55,7 +55,7 @@ def database_down(monkeypatch: pytest.MonkeyPatch) -> Any:
         return write
 
     monkeypatch.setattr(ledger, "move", failing(ledger.move))
-    monkeypatch.setattr(ledger, "record_batch", failing(ledger.record_batch))
+    monkeypatch.setattr(worker_batch, "record_batch", failing(worker_batch.record_batch))
     return Down
 
 

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from djag import completions, recorder, wakeup, worker
 from djag.models import RunState, TaskRun
-from djag.store import ledger
+from djag.store import worker_batch
 from tests.e2e.support import wait_for
 from tests.test_worker import sender
 
@@ -53,14 +53,14 @@ def test_the_recorder_counts_from_the_oldest_entry_it_holds() -> None:
 
 
 class Batches:
-    """What ``ledger.record_batch`` was asked to write, batch by batch."""
+    """What ``worker_batch.record_batch`` was asked to write, batch by batch."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch, fail: int = 0) -> None:
         self.starts: list[int] = []
         self.ends: list[int] = []
         self.calls = 0
         self.fail = fail  # the first ``fail`` calls raise as a dropped connection does
-        real = ledger.record_batch
+        real = worker_batch.record_batch
 
         def record(using: str, starts: Sequence[Any], ends: Sequence[Any]) -> None:
             self.calls += 1
@@ -70,7 +70,7 @@ class Batches:
             self.starts += [row[0] for row in starts]
             self.ends += [row[0] for row in ends]
 
-        monkeypatch.setattr(ledger, "record_batch", record)
+        monkeypatch.setattr(worker_batch, "record_batch", record)
 
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -97,7 +97,8 @@ def batched(settings: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     settings.DJAG_WORKER_FLUSH_SECONDS = 0.01
     monkeypatch.setattr(recorder, "_recorder", None)
     yield
-    recorder.flush()  # nothing left for the next test's database
+    if recorder._recorder is not None:
+        recorder._recorder.stop()  # its thread's connection must not outlive the database
 
 
 def states(runs: Sequence[TaskRun]) -> list[str]:
@@ -206,3 +207,23 @@ def test_the_worker_s_shutdown_signals_write_what_the_process_held(
         assert states([run]) == [RunState.SENT]  # held: an hour to go
         signal.send(sender=None, pid=0, exitcode=0)
         assert states([run]) == [RunState.SUCCESS]
+        assert recorder._recorder is not None
+        recorder._recorder.stop()
+
+
+def test_of_two_entries_for_one_run_in_a_batch_the_first_counts(runs: list[TaskRun]) -> None:
+    """As the guarded moves one by one would have it (PostgreSQL's one statement per kind
+    would otherwise pick either)."""
+    first, second = runs[0], runs[1]
+    worker_batch.record_batch(
+        "default",
+        [(first.id, 100.0, "a"), (first.id, 200.0, "b"), (second.id, 300.0, "c")],
+        [(first.id, RunState.FAILURE, 400.0, "boom"), (first.id, RunState.SUCCESS, 500.0, "")],
+    )
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (first.state, first.worker, first.error) == (RunState.FAILURE, "a", "boom")
+    assert first.started_at is not None
+    assert first.finished_at is not None
+    assert (first.started_at.timestamp(), first.finished_at.timestamp()) == (100.0, 400.0)
+    assert (second.state, second.worker) == (RunState.STARTED, "c")

@@ -27,7 +27,7 @@ from djag.core.batches import CHUNK, chunks
 from djag.core.vocab import ACTIVE_STATES, RunState
 from djag.models import ScheduleChange, TaskRun
 from djag.models.run import ERROR_MAX_CHARS, NOTE_MAX_CHARS
-from djag.store.db import db_datetime, from_epoch, retry_deadlocks
+from djag.store.db import from_epoch, retry_deadlocks
 from djag.store.lease import fenced
 from djag.store.rows import ClaimedRun, Fence, NewRun, RunRequest
 
@@ -98,63 +98,6 @@ def mark_finished(
     if state not in (RunState.SUCCESS, RunState.FAILURE, RunState.REVOKED, RunState.LOST):
         raise ValueError(f"{state} is not a terminal state")
     return move(using, run_ids, state, finished_at=from_epoch(now), error=error[:ERROR_MAX_CHARS])
-
-
-def record_batch(
-    using: str,
-    starts: Sequence[tuple[int, float, str]],
-    ends: Sequence[tuple[int, RunState, float, str]],
-) -> None:
-    """A worker's batch in one transaction: ``starts`` (run, started at, worker) then
-    ``ends`` (run, terminal state, finished at, error).
-
-    The same guarded moves as :func:`mark_started` and :func:`mark_finished`, one row
-    each in one ``executemany`` (one round trip per batch where the driver pipelines),
-    and one commit for the whole batch: the commit, not the statements, is what a
-    write per task paid for. Starts go first, so a run started and ended within the
-    batch ends with its start time and worker as if written one by one.
-    """
-    if not starts and not ends:
-        return
-    connection = connections[using]
-    table = connection.ops.quote_name(TaskRun._meta.db_table)
-
-    def guard(state: RunState) -> str:
-        return ", ".join(f"'{entered.value}'" for entered in ENTERED_FROM[state])
-
-    def write() -> None:
-        with transaction.atomic(using=using), connection.cursor() as cursor:
-            if starts:
-                cursor.executemany(
-                    f"UPDATE {table} SET state = %s, started_at = %s, worker = %s "
-                    f"WHERE id = %s AND state IN ({guard(RunState.STARTED)})",
-                    [
-                        (RunState.STARTED.value, db_datetime(using, from_epoch(at)), who, run)
-                        for run, at, who in starts
-                    ],
-                )
-            if ends:
-                cursor.executemany(
-                    f"UPDATE {table} SET state = %s, finished_at = %s, error = %s "
-                    f"WHERE id = %s AND state IN ({guard(RunState.SUCCESS)})",
-                    [
-                        (
-                            _terminal(state),
-                            db_datetime(using, from_epoch(at)),
-                            error[:ERROR_MAX_CHARS],
-                            run,
-                        )
-                        for run, state, at, error in ends
-                    ],
-                )
-
-    retry_deadlocks(write, using)
-
-
-def _terminal(state: RunState) -> str:
-    if state not in (RunState.SUCCESS, RunState.FAILURE, RunState.REVOKED, RunState.LOST):
-        raise ValueError(f"{state} is not a terminal state")
-    return RunState(state).value
 
 
 def mark_lost(using: str, run_ids: Sequence[int], now: float, why: str = LOST_AFTER_TIMEOUT) -> int:
