@@ -7,7 +7,8 @@ database through environment variables:
 - ``BENCH_CACHE_URL``: djag's wake-up cache (default: Django's database cache,
   the embedded default, so the wake-up check is a database query and counted);
 - ``BENCH_BROKER_URL``: Celery's broker (default ``memory://``); messages go
-  to the queue ``djag-bench``.
+  to the queue ``djag-bench``;
+- ``BENCH_WORKER_FLUSH_SECONDS``: ``DJAG_WORKER_FLUSH_SECONDS`` (djag's default if unset).
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ DATABASES = {
 }
 CACHES = {"default": cache_from_url(os.environ.get("BENCH_CACHE_URL", "db://djag_cache"))}
 DJAG_CACHE = "default"
+if "BENCH_WORKER_FLUSH_SECONDS" in os.environ:  # bench/worker_side.py: djag's default if unset
+    DJAG_WORKER_FLUSH_SECONDS = float(os.environ["BENCH_WORKER_FLUSH_SECONDS"])
 
 CELERY_BROKER_URL = os.environ.get("BENCH_BROKER_URL", "memory://")
 CELERY_TASK_DEFAULT_QUEUE = "djag-bench"  # not "celery": RabbitMQ may be shared

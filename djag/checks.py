@@ -144,6 +144,19 @@ def check_djag_settings(**_: Any) -> list[checks.CheckMessage]:
                 id="djag.E006",
             )
         )
+    flush = getattr(
+        settings, "DJAG_WORKER_FLUSH_SECONDS", conf.DEFAULTS["DJAG_WORKER_FLUSH_SECONDS"]
+    )
+    if flush != 0 and not _positive_number(flush):
+        errors.append(
+            checks.Error(
+                f"DJAG_WORKER_FLUSH_SECONDS is {flush!r}; it must be 0 (write each run's start "
+                "and end at once) or a number of seconds greater than zero.",
+                hint="Remove DJAG_WORKER_FLUSH_SECONDS to use the default "
+                f"({conf.DEFAULTS['DJAG_WORKER_FLUSH_SECONDS']}).",
+                id="djag.E006",
+            )
+        )
     schedules = getattr(settings, "DJAG_SCHEDULES", conf.DEFAULTS["DJAG_SCHEDULES"])
     if not isinstance(schedules, list | tuple) or not all(
         isinstance(item, str) and item.strip() for item in schedules

@@ -11,10 +11,17 @@ beat has nothing to do until the end, and a touch costs up to three queries
 with Django's database cache.
 A run's end that cannot be written (the database is down) is parked and written
 when the database answers again (``djag.completions``).
+
+With ``DJAG_WORKER_FLUSH_SECONDS`` above 0 (the default), a start and an end (success,
+failure: the handlers run in the pool process, once per task) are only noted in
+memory, and ``djag.recorder`` writes them a batch at a time, with one commit and one
+wake-up touch per batch; its docstring says what that trades. The rarer transitions
+(retry, revoked, unknown, rejected) are written at once, after what the process holds.
 """
 
 from __future__ import annotations
 
+import atexit
 import logging
 import socket
 import time
@@ -24,7 +31,7 @@ from typing import Any
 from celery import signals
 from django.db import close_old_connections
 
-from djag import wakeup
+from djag import conf, recorder, wakeup
 from djag.completions import Completion, park
 from djag.core.message import RUN_ID_HEADER
 from djag.core.vocab import RunState
@@ -68,6 +75,7 @@ def _record(
     """
     if run_id is None:
         return
+    recorder.flush()  # what this process noted before comes first
     using = default_database()
     try:
         close_old_connections()
@@ -91,10 +99,20 @@ def _record(
         wakeup.touch(using)
 
 
-def _finish(run_id: int | None, state: RunState, error: str = "") -> None:
+def _batched() -> recorder.Recorder | None:
+    """This process's recorder, or None when each transition is written at once."""
+    seconds = conf.worker_flush_seconds()
+    return recorder.get(seconds) if seconds > 0 else None
+
+
+def _finish(run_id: int | None, state: RunState, error: str = "", batch: bool = False) -> None:
     if run_id is None:
         return
     end = Completion(run_id, state, time.time(), error)
+    held = _batched() if batch else None
+    if held is not None:
+        held.end(end)
+        return
     _record(run_id, state, lambda using, run: end.write(using), end)
 
 
@@ -105,20 +123,33 @@ def _hostname(sender: Any) -> str:
 
 def on_prerun(sender: Any = None, task: Any = None, **_: Any) -> None:
     task = task or sender
-    worker = _hostname(task)
+    run_id = run_id_of(getattr(task, "request", None))
+    if run_id is None:
+        return
+    worker, now = _hostname(task), time.time()
+    held = _batched()
+    if held is not None:
+        held.start(recorder.Start(run_id, now, worker))
+        return
     _record(
-        run_id_of(getattr(task, "request", None)),
+        run_id,
         RunState.STARTED,
-        lambda using, run: ledger.mark_started(using, run, time.time(), worker),
+        lambda using, run: ledger.mark_started(using, run, now, worker),
     )
 
 
 def on_success(sender: Any = None, **_: Any) -> None:
-    _finish(run_id_of(getattr(sender, "request", None)), RunState.SUCCESS)
+    _finish(run_id_of(getattr(sender, "request", None)), RunState.SUCCESS, batch=True)
 
 
 def on_failure(sender: Any = None, exception: BaseException | None = None, **_: Any) -> None:
-    _finish(run_id_of(getattr(sender, "request", None)), RunState.FAILURE, error_text(exception))
+    request = getattr(sender, "request", None)
+    _finish(run_id_of(request), RunState.FAILURE, error_text(exception), batch=True)
+
+
+def on_process_shutdown(**_: Any) -> None:
+    """Write what this process holds before it exits (a pool process, or a solo worker)."""
+    recorder.flush()
 
 
 def on_retry(sender: Any = None, request: Any = None, reason: Any = None, **_: Any) -> None:
@@ -167,3 +198,8 @@ def connect() -> None:
     signals.task_revoked.connect(on_revoked, weak=False, dispatch_uid="djag-revoked")
     signals.task_unknown.connect(on_unknown, weak=False, dispatch_uid="djag-unknown")
     signals.task_rejected.connect(on_rejected, weak=False, dispatch_uid="djag-rejected")
+    signals.worker_process_shutdown.connect(
+        on_process_shutdown, weak=False, dispatch_uid="djag-process-shutdown"
+    )
+    signals.worker_shutdown.connect(on_process_shutdown, weak=False, dispatch_uid="djag-shutdown")
+    atexit.register(recorder.flush)

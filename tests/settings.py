@@ -47,6 +47,10 @@ if os.environ.get("DJAG_POLL_SECONDS"):
     DJAG_POLL_SECONDS = float(os.environ["DJAG_POLL_SECONDS"])
 if os.environ.get("DJAG_ALLOWED_COMMANDS"):
     DJAG_ALLOWED_COMMANDS = os.environ["DJAG_ALLOWED_COMMANDS"].split(",")
+# In-process tests write each run's start and end at once, inside the test's transaction
+# (a batching thread's connection of its own would outlive the test database); tests of
+# batching say so, and the end-to-end workers batch as djag does by default (celery_env).
+DJAG_WORKER_FLUSH_SECONDS = float(os.environ.get("DJAG_WORKER_FLUSH_SECONDS") or 0)
 if os.environ.get("CELERY_TASK_DEFAULT_QUEUE"):
     CELERY_TASK_DEFAULT_QUEUE = os.environ["CELERY_TASK_DEFAULT_QUEUE"]
 # End-to-end tests of alerts and metrics point beat at a local webhook and a free port.

@@ -18,11 +18,11 @@ from django.core.cache import caches
 from django.db import OperationalError
 from django.utils import timezone
 
-from djag import completions, worker
+from djag import completions, recorder, worker
 from djag.beat.outbox import Dispatch
 from djag.models import Crontab, PeriodicTask, RunState, TaskRun
 from djag.scheduler import DjagScheduler
-from djag.store import ledger
+from djag.store import ledger, worker_batch
 from sample_site.celery import app
 from tests.e2e.support import wait_for
 from tests.test_worker import sender
@@ -46,15 +46,41 @@ def database_down(monkeypatch: pytest.MonkeyPatch) -> Any:
     class Down:
         on = True
 
-    real = ledger.move
+    def failing(real: Any) -> Any:
+        def write(*args: Any, **kwargs: Any) -> Any:
+            if Down.on:
+                raise OperationalError("connection to server at 127.0.0.1 failed: refused")
+            return real(*args, **kwargs)
 
-    def move(*args: Any, **kwargs: Any) -> int:
-        if Down.on:
-            raise OperationalError("connection to server at 127.0.0.1 failed: refused")
-        return real(*args, **kwargs)
+        return write
 
-    monkeypatch.setattr(ledger, "move", move)
+    monkeypatch.setattr(ledger, "move", failing(ledger.move))
+    monkeypatch.setattr(worker_batch, "record_batch", failing(worker_batch.record_batch))
     return Down
+
+
+@pytest.fixture(autouse=True, params=["at once", "batched"])
+def recording(
+    request: pytest.FixtureRequest, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> str:
+    """Every test here twice: the end written by its handler, and noted by the process's
+    recorder, whose flush (done here right after the handler) meets the outage."""
+    if request.param == "at once":
+        settings.DJAG_WORKER_FLUSH_SECONDS = 0
+        return "at once"
+    settings.DJAG_WORKER_FLUSH_SECONDS = 60
+    monkeypatch.setattr(
+        recorder, "_recorder", recorder.Recorder(recorder.FlushPolicy(60), background=False)
+    )
+    for name in ("on_success", "on_failure"):
+        handler = getattr(worker, name)
+
+        def then_flush(*args: Any, _handler: Any = handler, **kwargs: Any) -> None:
+            _handler(*args, **kwargs)
+            recorder.flush()
+
+        monkeypatch.setattr(worker, name, then_flush)
+    return "batched"
 
 
 @pytest.fixture

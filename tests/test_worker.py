@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from djag import wakeup, worker
+from djag import recorder, wakeup, worker
 from djag.core.message import RUN_ID_HEADER
 from djag.models import PeriodicTask, RunState, TaskRun
 from djag.models.run import ERROR_MAX_CHARS
@@ -16,6 +16,21 @@ from djag.models.run import ERROR_MAX_CHARS
 # The handlers close stale connections as Django does between requests, which needs
 # real commits (a test wrapped in one transaction would lose its connection).
 pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True, params=["at once", "batched"])
+def recording(
+    request: pytest.FixtureRequest, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> str:
+    """Every test here twice: each transition written by its handler (flush delay 0), and
+    noted then written by the process's recorder, which ``state_of`` flushes first."""
+    if request.param == "at once":
+        settings.DJAG_WORKER_FLUSH_SECONDS = 0
+    else:
+        settings.DJAG_WORKER_FLUSH_SECONDS = 60
+        held = recorder.Recorder(recorder.FlushPolicy(60), background=False)
+        monkeypatch.setattr(recorder, "_recorder", held)
+    return str(request.param)
 
 
 @pytest.fixture
@@ -37,6 +52,7 @@ def sender(run_id: object, hostname: str = "worker-1@box") -> Any:
 
 
 def state_of(run: TaskRun) -> TaskRun:
+    recorder.flush()
     run.refresh_from_db()
     return run
 
@@ -94,6 +110,7 @@ def test_a_run_s_end_wakes_beat_and_its_start_or_retry_does_not(run: TaskRun) ->
     assert wakeup.read() == before
     assert state_of(run).state == RunState.RETRY
     worker.on_success(sender=sender(run.id))
+    assert state_of(run).state == RunState.SUCCESS
     assert wakeup.read() != before
 
 

@@ -34,6 +34,7 @@ from django.db import connection
 from django.utils import timezone
 from kombu import Connection
 
+from djag import conf
 from djag.models import SchedulerLease
 from tests.e2e.support import wait_for
 
@@ -117,6 +118,8 @@ def celery_env(
         "CELERY_BROKER_URL": broker.url,
         "CELERY_TASK_DEFAULT_QUEUE": broker.queue,
         "DJAG_LEASE_SECONDS": str(LEASE_SECONDS),
+        # The in-process tests write at once (tests/settings.py); workers batch by default.
+        "DJAG_WORKER_FLUSH_SECONDS": str(conf.DEFAULTS["DJAG_WORKER_FLUSH_SECONDS"]),
         "PYTHONUNBUFFERED": "1",
     }
 
