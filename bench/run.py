@@ -604,6 +604,7 @@ SUITES = {
     "checkpoints": "bench.checkpoints",
     "worker": "bench.worker_side",
     "sigterm": "bench.sigterm",
+    "publishing": "bench.publishing",
 }
 
 
