@@ -606,6 +606,7 @@ SUITES = {
     "sigterm": "bench.sigterm",
     "million": "bench.million",
     "idle": "bench.idle",
+    "publishing": "bench.publishing",
 }
 
 

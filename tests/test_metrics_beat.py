@@ -13,6 +13,7 @@ import pytest
 from django.test import override_settings
 from django.utils import timezone
 
+from djag.beat.due import DueQueue
 from djag.beat.engine import Engine
 from djag.beat.metrics import Metrics
 from djag.beat.outbox import Dispatch
@@ -153,3 +154,30 @@ def test_the_series_of_a_deleted_or_renamed_task_are_dropped() -> None:
     assert sorted(recorded.forgotten) == ["task-1", "task-2"]
     report.ticked(0.0, T0 + 30, leading=True)  # said once
     assert len(recorded.forgotten) == 2
+
+
+def test_a_long_backlog_is_counted_at_most_every_few_seconds_and_at_once_when_gone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    store = FakeStore()
+    for task_id in range(1, 31):  # thirty tasks due at 12:00, ten claimed per tick
+        store.add_task(task_row(task_id, start_at=int(T0) - 1, max_running=0))
+    engine = Engine(
+        store, publish, poll_seconds=1.0, read_wake_token=lambda: None, max_claims_per_tick=10
+    )
+    recorded = Recorded()
+    report = MetricsReport(engine, recorded)
+    engine.load(T0)
+    walks = []
+    count_due = DueQueue.count_due
+
+    def counted(queue: DueQueue, moment: int) -> int:
+        walks.append(moment)
+        return count_due(queue, moment)
+
+    monkeypatch.setattr(DueQueue, "count_due", counted)
+    for now in (T0 + 1, T0 + 2, T0 + 3):  # ticks of a burst, a second apart
+        engine.tick(now)
+        report.ticked(0.0, now, leading=True)
+    assert walks == [int(T0 + 1)]  # once in BACKLOG_SECONDS
+    assert [backlog for _, backlog, _ in recorded.ticks] == [20, 20, 0]  # done: known at once

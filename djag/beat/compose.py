@@ -16,10 +16,20 @@ message is the one ``send_task`` sends; ``tests/beat/test_publish.py`` and
 ``tests/beat/test_publish_wire.py`` compare them, through Celery's
 ``before_task_publish`` signal and byte for byte in the broker.
 
+What depends only on the task's name and options (routing, Celery's headers
+and properties, the exchange and declarations, the publish options) is a
+:class:`Shape`, composed once for all the tasks with that name and options:
+a burst of 10,000 tasks of one Celery task with different arguments composes
+one shape and 10,000 small templates, each only its arguments' reprs
+(``djag.beat.reprs``) and its serialised body. A router given as a function
+may look at the arguments: then each task has a shape of its own.
+
 Templates are cached per slot (beat uses the PeriodicTask id), and a cached
 template is used only if it was made from equal values: a task whose row
-changed gets a new one. The cache is bounded (least recently used first out),
-so that a million tasks do not keep a million templates.
+changed gets a new one. The cache is bounded (least recently used first out)
+at a size a burst of 100,000 distinct tasks fits in, so that the next burst of
+the same tasks composes nothing, while a million tasks do not keep a million
+templates.
 """
 
 from __future__ import annotations
@@ -32,10 +42,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from celery import Celery
-from celery.utils.saferepr import saferepr
+from celery.app.routes import MapRoute
 from kombu import Queue
 from kombu.common import Broadcast
 from kombu.serialization import dumps
+
+from djag.beat.reprs import task_repr
 
 #: The execution options ``send_task`` takes out of the message options and
 #: passes to the task message instead.
@@ -60,8 +72,16 @@ _SEND_ARGUMENTS = (
     "confirm_timeout",
 )
 
-#: At most this many templates are kept (about 2 KB each).
-MAX_TEMPLATES = 20_000
+#: At most this many templates are kept (a few hundred bytes each): enough for a
+#: burst of this many distinct tasks to find every one composed the next time.
+MAX_TEMPLATES = 100_000
+
+#: Shapes kept per task name (one per distinct options), and task names with shapes.
+MAX_SHAPES_PER_NAME = 16
+MAX_SHAPE_NAMES = 10_000
+
+#: The headers each task fills in with its own arguments' reprs.
+_REPRS = frozenset(("argsrepr", "kwargsrepr"))
 
 
 class NeedsSendTask(Exception):
@@ -78,16 +98,16 @@ class RunPart:
 
 
 @dataclass(slots=True)
-class Template:
-    """Everything of a task's message that is the same for every run."""
+class Shape:
+    """What a task's messages share with those of every task of the same name and options."""
 
     name: str
-    made_from: tuple[list, dict, dict]  # (args, kwargs, options): reused only for equal values
-    body: tuple[Any, ...]  # (args, kwargs, embed), as the publish signals see it
-    payload: bytes  # the body, serialised
+    options: dict[str, Any]  # as given: a shape is reused only for equal options
+    embed: dict[str, Any]  # the body's third part (callbacks, errbacks, chain, chord)
     content_type: str
     content_encoding: str
-    headers: dict[str, Any]  # Celery's task headers and the task's own, the id left to the run
+    serializer: str
+    headers: dict[str, Any]  # Celery's task headers and the task's own, no id nor argument reprs
     properties: dict[str, Any]
     exchange: Any  # a name or an Exchange, as send_task hands it to kombu
     routing_key: str
@@ -97,37 +117,99 @@ class Template:
     expires_seconds: float | None
     sent_event: dict[str, Any] | None
 
+
+@dataclass(slots=True)
+class Template:
+    """Everything of a task's message that is the same for every run.
+
+    Small on purpose (a burst of 100,000 new tasks makes 100,000 of them): what
+    it shares with other tasks of the same name and options is in its shape;
+    it holds its arguments, their reprs and its serialised body.
+    """
+
+    shape: Shape
+    made_from: tuple[list, dict, dict]  # (args, kwargs, options): reused only for equal values
+    body: tuple[Any, ...]  # (args, kwargs, embed), as the publish signals see it
+    payload: bytes  # the body, serialised
+    argsrepr: str
+    kwargsrepr: str
+
+    @property
+    def name(self) -> str:
+        return self.shape.name
+
+    @property
+    def headers(self) -> dict[str, Any]:
+        """The task's message headers, the id left to the run."""
+        headers = self.shape.headers.copy()
+        headers["argsrepr"] = self.argsrepr
+        headers["kwargsrepr"] = self.kwargsrepr
+        return headers
+
     def message(self, run: RunPart, now: dt.datetime) -> tuple[dict, dict]:
         """(headers, properties) of ``run``'s message, published at ``now`` (app time zone)."""
-        headers = self.headers.copy()
+        shape = self.shape
+        headers = shape.headers.copy()
         headers["id"] = headers["root_id"] = run.task_id
-        properties = self.properties.copy()
+        headers["argsrepr"] = self.argsrepr
+        headers["kwargsrepr"] = self.kwargsrepr
+        properties = shape.properties.copy()
         properties["correlation_id"] = run.task_id
         if run.expires is not None:
             headers["expires"] = run.expires.isoformat()
             properties["expiration"] = max((run.expires - now).total_seconds(), 0)
-        elif self.expires_seconds is not None:
-            headers["expires"] = _after(now, self.expires_seconds).isoformat()
+        elif shape.expires_seconds is not None:
+            headers["expires"] = _after(now, shape.expires_seconds).isoformat()
         headers.update(run.headers)
         return headers, properties
 
     def event(self, headers: dict[str, Any]) -> dict[str, Any] | None:
         """The ``task-sent`` event of the message with ``headers`` (None: events are off)."""
-        if self.sent_event is None:
+        shape = self.shape
+        if shape.sent_event is None:
             return None
         return {
-            **self.sent_event,
+            **shape.sent_event,
+            "args": self.argsrepr,
+            "kwargs": self.kwargsrepr,
             "uuid": headers["id"],
             "root_id": headers["root_id"],
             "expires": headers["expires"],
-            "queue": self.queue_name,
+            "queue": shape.queue_name,
             "exchange": self.exchange_name,
-            "routing_key": self.routing_key,
+            "routing_key": shape.routing_key,
         }
+
+    # What publishing reads, as send_task hands it to kombu.
+
+    @property
+    def content_type(self) -> str:
+        return self.shape.content_type
+
+    @property
+    def content_encoding(self) -> str:
+        return self.shape.content_encoding
+
+    @property
+    def exchange(self) -> Any:
+        return self.shape.exchange
+
+    @property
+    def routing_key(self) -> str:
+        return self.shape.routing_key
+
+    @property
+    def declare(self) -> list[Any]:
+        return self.shape.declare
+
+    @property
+    def publish(self) -> dict[str, Any]:
+        return self.shape.publish
 
     @property
     def exchange_name(self) -> str:
-        return self.exchange if isinstance(self.exchange, str) else self.exchange.name
+        exchange = self.shape.exchange
+        return exchange if isinstance(exchange, str) else exchange.name
 
 
 def _after(now: dt.datetime, seconds: float) -> dt.datetime:
@@ -154,6 +236,8 @@ class Composer:
         self.default_compression = conf.task_compression
         self.max_templates = max_templates
         self.templates: OrderedDict[Hashable, Template] = OrderedDict()
+        #: Shapes by task name, most recent last, each reused for equal options.
+        self.shapes: dict[str, list[Shape]] = {}
 
     def template(
         self, slot: Hashable, name: str, args: list, kwargs: dict, options: dict[str, Any]
@@ -165,7 +249,7 @@ class Composer:
         template = self.templates.get(slot)
         if (
             template is not None
-            and template.name == name
+            and template.shape.name == name
             and template.made_from
             == (
                 args,
@@ -184,7 +268,42 @@ class Composer:
 
     def compose(self, name: str, args: list, kwargs: dict, options: dict[str, Any]) -> Template:
         """The task's message, as ``send_task`` would compose it, its id left to the run."""
-        made_from = (args, kwargs, options)
+        if self._routes_by_name_only():
+            shape = self.shape(name, options)
+        else:  # a router that may look at the arguments: a shape of their own
+            shape = self._compose_shape(name, options, args, kwargs)
+        # As Celery's task message: no arguments are an empty tuple, no keywords a new dict.
+        body = (args or (), kwargs or {}, shape.embed)
+        argsrepr = task_repr(body[0], self.amqp.argsrepr_maxsize, self.repr_levels)
+        kwargsrepr = task_repr(body[1], self.amqp.kwargsrepr_maxsize, self.repr_levels)
+        serialised: bytes | str = dumps(body, serializer=shape.serializer)[2]
+        if isinstance(serialised, str):
+            serialised = serialised.encode(shape.content_encoding)
+        return Template(shape, (args, kwargs, options), body, serialised, argsrepr, kwargsrepr)
+
+    def shape(self, name: str, options: dict[str, Any]) -> Shape:
+        """The shape of the messages of ``name`` with ``options``, composed once."""
+        shapes = self.shapes.setdefault(name, [])
+        for shape in shapes:
+            if shape.options == options:
+                return shape
+        shape = self._compose_shape(name, options, [], {})
+        shapes.append(shape)
+        if len(shapes) > MAX_SHAPES_PER_NAME:
+            del shapes[0]
+        if len(self.shapes) > MAX_SHAPE_NAMES:
+            self.shapes = {name: shapes}
+        return shape
+
+    def _routes_by_name_only(self) -> bool:
+        """Whether the routers can look at nothing but the task's name (Celery's task_routes
+        as a mapping); a router function also gets the arguments."""
+        router: Any = self.amqp.router
+        return all(isinstance(route, MapRoute) for route in router.routes)
+
+    def _compose_shape(self, name: str, options: dict[str, Any], args: list, kwargs: dict) -> Shape:
+        """``send_task``'s composition with these arguments; the argument reprs left out."""
+        given = options
         task = self.app.tasks.get(name)
         if task is not None:
             # The options the task was declared with, applied as Celery's beat and send_task do.
@@ -209,31 +328,33 @@ class Composer:
             kwargs,
             reply_to=self.reply_to,
             create_sent_event=self.sent_event,
-            argsrepr=saferepr(args, self.amqp.argsrepr_maxsize, maxlevels=self.repr_levels),
-            kwargsrepr=saferepr(kwargs, self.amqp.kwargsrepr_maxsize, maxlevels=self.repr_levels),
+            argsrepr="",  # per task: Template.argsrepr
+            kwargsrepr="",
             **arguments,
             **options,
         )
         headers, properties, body, sent_event = message
         sending = {key: options.pop(key, None) for key in _SEND_ARGUMENTS}
         if sending["headers"]:
+            if _REPRS & set(sending["headers"]):
+                raise NeedsSendTask(f"{name}: its own {sorted(_REPRS)} headers")
             headers.update(sending["headers"])
         properties.update(options)
         return self._resolve(
-            name, made_from, body, headers, properties, sending, expires, sent_event
+            name, given, body[2], headers, properties, sending, expires, sent_event
         )
 
     def _resolve(
         self,
         name: str,
-        made_from: tuple[list, dict, dict],
-        body: tuple[Any, ...],
+        given: dict[str, Any],
+        embed: dict[str, Any],
         headers: dict[str, Any],
         properties: dict[str, Any],
         sending: dict[str, Any],
         expires: Any,
         sent_event: dict[str, Any] | None,
-    ) -> Template:
+    ) -> Shape:
         """What ``amqp.send_task_message`` works out before it publishes, in its order."""
         exchange, routing_key, queue = sending["exchange"], sending["routing_key"], sending["queue"]
         qname = queue
@@ -262,14 +383,16 @@ class Composer:
         retry = self.default_retry if sending["retry"] is None else sending["retry"]
         policy = dict(self.default_policy, **(sending["retry_policy"] or {}))
         serializer = sending["serializer"] or self.default_serializer
-        content_type, content_encoding, payload = dumps(body, serializer=serializer)
-        return Template(
+        content_type, content_encoding, _ = dumps(((), {}, embed), serializer=serializer)
+        if not isinstance(content_encoding, str):  # pragma: no cover - kombu always names one
+            content_encoding = "utf-8"
+        return Shape(
             name=name,
-            made_from=made_from,
-            body=body,
-            payload=payload if isinstance(payload, bytes) else payload.encode(content_encoding),
+            options=given,
+            embed=embed,
             content_type=content_type,
             content_encoding=content_encoding,
+            serializer=serializer,
             headers=headers,
             properties=properties,
             exchange=exchange,

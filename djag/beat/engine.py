@@ -29,6 +29,7 @@ import logging
 from collections.abc import Callable, Iterable
 from functools import partial
 
+from djag.beat.backlog import RunsRefresh
 from djag.beat.catalog import Catalog, LiveTask
 from djag.beat.checkpoints import Checkpoints
 from djag.beat.due import DueQueue
@@ -81,6 +82,7 @@ class Engine:
         #: How news is learnt of (``djag.beat.listen.watch_for``); the wake-up key by default.
         self.watch = watch or KeyWatch(read_wake_token, poll_seconds)
         self.requests = RequestWatch()
+        self.runs_refresh = RunsRefresh()  # mid-burst, the runs in flight are read later
 
         self.catalog = Catalog()
         self.waiting: dict[int, Decision] = {}
@@ -173,6 +175,7 @@ class Engine:
             self.check(now)
         with collector_paused():  # a burst allocates, but leaves no cyclic garbage to find
             self.dispatch_due(now)
+        self.runs_refresh.ticked(now, self.due)
         if self.requests.due(now):
             self.dispatch_requested(now)
         if self.outbox.retry_due(now):
@@ -207,6 +210,8 @@ class Engine:
         batch = self.feed.read(now)
         if batch:
             self.apply_changes(batch, now)
+        if self.runs_refresh.defer(now):
+            return  # a backlog first: the runs and the activity are read once it is done
         self.refresh_runs(now)
         self.activity = activity
         self.requests.polled(activity, now)

@@ -6,6 +6,13 @@ slot) and whether this beat leads; every ``PROBLEMS_SECONDS``, how many tasks
 cannot be scheduled, and the series of tasks deleted or renamed since are
 dropped; for each run that ended, its state, how long it worked and, for a
 success, when it finished.
+
+Counting the tasks still due walks the due part of the queue: after each tick
+of a burst of 100,000 that is up to 100,000 entries (60 s of a real beat's
+burst in a profile, docs/performance.md). While tasks are still due, the
+count is made at most every ``BACKLOG_SECONDS`` and the gauge keeps the last
+one in between; when none is due, the backlog is the waiting tasks, counted
+at once.
 """
 
 from __future__ import annotations
@@ -18,6 +25,8 @@ from djag.store.rows import FinishedRun
 
 #: How often the tasks with a problem are counted (a pass over every task).
 PROBLEMS_SECONDS = 10.0
+#: While tasks are still due after a tick, how often they are counted (a walk over them).
+BACKLOG_SECONDS = 5.0
 
 
 class MetricsReport:
@@ -25,6 +34,8 @@ class MetricsReport:
         self.engine = engine
         self.metrics = metrics
         self.next_count = 0.0
+        self.next_backlog = 0.0
+        self.due_left = 0  # the tasks still due at the last count
         self.named: set[str] = set()  # the periodic tasks that have series
         engine.runs.on_ended.append(self.runs_ended)
 
@@ -38,7 +49,13 @@ class MetricsReport:
         if not leading:
             self.metrics.tick(0.0, 0, False)
             return
-        backlog = self.engine.due.count_due(int(now)) + len(self.engine.waiting)
+        due = self.engine.due
+        next_due = due.next_due()
+        if next_due is None or next_due > int(now):
+            self.due_left, self.next_backlog = 0, 0.0
+        elif now >= self.next_backlog:
+            self.due_left, self.next_backlog = due.count_due(int(now)), now + BACKLOG_SECONDS
+        backlog = self.due_left + len(self.engine.waiting)
         self.metrics.tick(lag, backlog, True)
         if now >= self.next_count:
             self.next_count = now + PROBLEMS_SECONDS

@@ -383,3 +383,91 @@ def test_the_collector_is_paused_while_publishing_and_restored(app: Celery, enab
     assert seen_enabled == [False, False, False]
     assert collections == []
     raw_messages(app, "celery")
+
+
+# -- shapes: what tasks of one name and options share -----------------------------------
+
+
+def publish_many(app: Celery, name: str, options: dict[str, Any], arguments: list[tuple]) -> list:
+    """What the signal saw from send_task, then from one RunPublisher, for each (args, kwargs)."""
+    seen: list[dict] = []
+
+    def record(sender: str, **kwargs: Any) -> None:
+        kwargs.pop("signal")
+        seen.append(normalised({"sender": sender, **kwargs}))
+
+    task_ids = [str(uuid.uuid4()) for _ in arguments]
+    before_task_publish.connect(record, weak=False)
+    try:
+        with app.producer_or_acquire() as producer:
+            for task_id, (args, kwargs) in zip(task_ids, arguments, strict=True):
+                full = message_options(options, run_id=41)
+                app.send_task(name, args, kwargs, task_id=task_id, producer=producer, **full)
+            publisher = RunPublisher(app, producer)
+            runs = [
+                Dispatch(41, task_id, slot, name, args, kwargs, options)
+                for slot, (task_id, (args, kwargs)) in enumerate(
+                    zip(task_ids, arguments, strict=True)
+                )
+            ]
+            assert publisher.publish(runs) == []
+    finally:
+        before_task_publish.disconnect(record)
+    half = len(arguments)
+    assert len(seen) == 2 * half
+    return list(zip(seen[:half], seen[half:], strict=True))
+
+
+ARGUMENTS = [([], {}), ([1], {"n": 1}), (["x", {"y": 2}], {"n": 2, "it's": "quoted"}), ([], {})]
+
+
+@pytest.mark.parametrize("options", DJAG_OPTIONS.values(), ids=DJAG_OPTIONS.keys())
+def test_tasks_sharing_a_shape_each_publish_what_send_task_publishes(
+    app: Celery, options: dict[str, Any]
+) -> None:
+    for by_celery, by_djag in publish_many(app, "t.own_options", options, ARGUMENTS):
+        assert by_djag == by_celery
+
+
+def test_tasks_of_one_name_and_options_share_one_shape(app: Celery) -> None:
+    composer = Composer(app)
+    one = composer.template(1, "t.plain", [1], {"n": 1}, {"queue": "reports"})
+    two = composer.template(2, "t.plain", [2], {"n": 2}, {"queue": "reports"})
+    other = composer.template(3, "t.plain", [3], {"n": 3}, {"queue": "celery"})
+    assert two.shape is one.shape
+    assert other.shape is not one.shape
+    assert (one.argsrepr, two.kwargsrepr) == ("[1]", "{'n': 2}")
+    assert one.payload != two.payload
+
+
+def test_a_router_function_sees_each_task_s_arguments(app: Celery) -> None:
+    def by_argument(name: str, args: list, kwargs: dict, options: dict, **rest: Any) -> Any:
+        return {"queue": "reports"} if kwargs.get("n") == 1 else None
+
+    app.conf.task_routes = (by_argument,)
+    arguments = [([], {"n": 1}), ([], {"n": 2})]
+    pairs = publish_many(app, "t.plain", {}, arguments)
+    assert [by_djag["routing_key"] for _, by_djag in pairs] == ["reports", "celery"]
+    for by_celery, by_djag in pairs:
+        assert by_djag == by_celery
+
+
+def test_a_burst_of_100000_distinct_tasks_stays_composed_and_each_template_is_small(
+    app: Celery,
+) -> None:
+    """The next burst of the same tasks composes nothing, and what the cache holds costs the
+    cyclic collector little: a few tracked objects per task, not a dozen dicts."""
+    composer = Composer(app)
+    assert composer.max_templates >= 100_000
+    composer.template(0, "t.plain", [0], {"n": 0}, {"headers": {}})  # the shape
+    gc.collect()
+    before = len(gc.get_objects())
+    kept = [
+        composer.template(slot, "t.plain", [slot], {"n": slot}, {"headers": {}})
+        for slot in range(1, 201)
+    ]
+    gc.collect()
+    tracked = len(gc.get_objects()) - before - 1  # the list ``kept``
+    # Per task: the args list and kwargs dict made here, the template, its two tuples.
+    assert tracked <= 5 * len(kept)
+    assert len({id(template.shape) for template in kept}) == 1
