@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import threading
 from typing import Any
 
 from djag import conf
@@ -127,16 +126,11 @@ class PrometheusMetrics(Metrics):
         return int(self._server.server_address[1])
 
     def close(self) -> None:
-        """Stop serving at once: the port refuses connections when this returns.
-
-        ``shutdown()`` waits for the serving loop's next look at its flag, up to its
-        0.5 s poll, which beat's exit on SIGTERM would spend doing nothing: it is asked
-        from a daemon thread, and the listening socket closed here.
-        """
-        server, self._server, self._thread = self._server, None, None
-        if server is not None:
-            threading.Thread(target=server.shutdown, name="djag-metrics-stop", daemon=True).start()
-            server.server_close()
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._thread.join()
+            self._server = self._thread = None
 
 
 def from_settings() -> Metrics:
