@@ -96,3 +96,14 @@ def test_close_saves_every_checkpoint_moved_since_the_last_sync_and_a_new_beat_r
     finally:
         gc.unfreeze()
         again.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_close_leaves_what_is_alive_out_of_the_exits_collections() -> None:
+    beat = DjagScheduler(app=app, lazy=True)
+    gc.unfreeze()
+    try:
+        beat.close()
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()

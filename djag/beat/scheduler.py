@@ -171,6 +171,7 @@ class DjagScheduler(Scheduler):
             finally:
                 self.report.metrics.close()
                 notify.shutdown()
+                heap.freeze_closed()
 
     @property
     def info(self) -> str:

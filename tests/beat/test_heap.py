@@ -94,3 +94,12 @@ def test_the_engine_calls_after_load_on_every_full_load() -> None:
     engine.apply_changes(ChangeBatch(tasks=frozenset({1})), T0)  # an edit: no full load
     engine.apply_changes(ChangeBatch(reload_all=True), T0)
     assert loads == [1, 1]
+
+
+def test_closing_beat_freezes_what_is_alive_for_the_exit() -> None:
+    gc.unfreeze()
+    try:
+        heap.freeze_closed()
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
