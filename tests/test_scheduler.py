@@ -107,3 +107,35 @@ def test_close_leaves_what_is_alive_out_of_the_exits_collections() -> None:
         assert gc.get_freeze_count() > 0
     finally:
         gc.unfreeze()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_close_from_a_signal_in_mid_tick_waits_for_the_close_after_the_tick() -> None:
+    """Celery's SIGTERM handler: ``close()`` then ``SystemExit`` wherever the tick was, then
+    ``close()`` again from ``Service.start``'s ``finally``."""
+    minute = Crontab.objects.create(minute="*")
+    start = dt.datetime.fromtimestamp(T0 - 1, dt.UTC)
+    PeriodicTask.objects.create(name="t", task="tests.noop", crontab=minute, start_at=start)
+    beat = DjagScheduler(app=app, lazy=True)
+    beat.clock = lambda: T0 + 1  # type: ignore[method-assign]
+    beat.engine.publish = lambda dispatches: []
+    try:
+        beat.tick()
+        assert beat.engine.checkpoints.unsaved
+        tick = beat.engine.tick
+
+        def interrupted(now: float) -> float:
+            beat.close()  # the signal handler, inside the tick
+            assert not TaskCheckpoint.objects.exists()
+            assert beat.lease.leading
+            raise SystemExit
+
+        beat.engine.tick = interrupted  # type: ignore[method-assign]
+        with pytest.raises(SystemExit):
+            beat.tick()
+        beat.engine.tick = tick  # type: ignore[method-assign]
+    finally:
+        gc.unfreeze()
+        beat.close()
+    assert list(TaskCheckpoint.objects.values_list("handled_through", flat=True)) == [T0]
+    assert not beat.lease.leading
