@@ -1,16 +1,23 @@
-"""Saving N checkpoints (``sync()``), three ways: ``python -m bench.run checkpoints``.
+"""Saving N checkpoints (``sync()``), four ways: ``python -m bench.run checkpoints``.
 
-- **djag**: ``Store.save_checkpoints``, one transaction (PostgreSQL: one
-  ``UPDATE ... FROM unnest(ids, instants)``; SQLite: an ``executemany`` of one
-  ``UPDATE`` per task; MariaDB: ``CASE id WHEN ...`` per 2,000 tasks);
-- **one UPDATE per task, one transaction**: an ``executemany`` of
-  ``UPDATE ... WHERE id = %s`` inside ``transaction.atomic()``;
-- **bulk UPDATE, one transaction**: one ``WITH v AS (VALUES ...) UPDATE ... FROM v`` per
-  1,000 tasks (PostgreSQL, and SQLite 3.33 or later), or ``CASE id WHEN ...``
-  where ``UPDATE ... FROM`` is missing (MariaDB).
+- **djag**: ``Store.save_checkpoints`` (``djag.store.checkpoints``), one
+  transaction, into the narrow ``TaskCheckpoint`` rows (PostgreSQL: one
+  ``UPDATE``/``INSERT`` from ``unnest(ids, epochs)``; SQLite: an ``executemany``
+  of one upsert per task; MariaDB: ``INSERT ... SELECT ... ON DUPLICATE KEY
+  UPDATE`` per 2,000 tasks);
+- **the wide task row, as before 0008**: the statement djag used until the
+  checkpoints had their own table (PostgreSQL ``UPDATE ... FROM unnest(ids,
+  epochs)`` with ``to_timestamp``, SQLite an ``executemany`` of one ``UPDATE``
+  per task, MariaDB ``CASE id WHEN ...``), writing the task row's
+  ``problem_at`` (a datetime that no index holds, as ``last_event_at`` was):
+  the same row versions and index entries as the old checkpoint write;
+- **one UPDATE per task, one transaction** and **bulk UPDATE, one
+  transaction** (one ``WITH v AS (VALUES ...) UPDATE ... FROM v`` per 1,000
+  tasks, or ``CASE id WHEN ...`` on MariaDB), on the same wide-row column.
 
 Each turn saves a new checkpoint for all N tasks of a fresh database, the
-variants taking turns.
+variants taking turns (djag's first turn inserts the N rows, later turns
+update them).
 """
 
 from __future__ import annotations
@@ -30,8 +37,8 @@ ROWS_PER_STATEMENT = 1000
 def measure(n: int, repeat: int) -> dict[str, Any]:
     from django.db import connection, transaction
 
-    from djag.models import Crontab, PeriodicTask
-    from djag.store.db import from_epoch
+    from djag.models import Crontab, PeriodicTask, TaskCheckpoint
+    from djag.store.db import db_datetime, from_epoch
     from djag.store.door import Store
 
     crontab = Crontab.objects.create(minute="*")
@@ -51,8 +58,39 @@ def measure(n: int, repeat: int) -> dict[str, Any]:
 
     quote = connection.ops.quote_name
     table = quote(PeriodicTask._meta.db_table)
-    column = quote("last_event_at")
+    column = quote("problem_at")
     adapt = connection.ops.adapt_datetimefield_value
+    djag_event = [0]
+
+    def djag() -> None:
+        djag_event[0] = event[0]
+        store.save_checkpoints(checkpoints, event[0])
+
+    def wide_row_before() -> None:
+        events = sorted(checkpoints.items())
+        with transaction.atomic(), connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                cursor.execute(
+                    f"UPDATE {table} SET {column} = to_timestamp(v.at)"
+                    " FROM unnest(%s::bigint[], %s::bigint[]) AS v(id, at)"
+                    f" WHERE {table}.id = v.id",
+                    [[i for i, _ in events], [at for _, at in events]],
+                )
+                return
+            rows = [(i, db_datetime("default", from_epoch(at))) for i, at in events]
+            if connection.vendor != "mysql":
+                cursor.executemany(
+                    f"UPDATE {table} SET {column} = %s WHERE id = %s", [(at, i) for i, at in rows]
+                )
+                return
+            for start in range(0, len(rows), 2000):
+                chunk = rows[start : start + 2000]
+                cases = " ".join(["WHEN %s THEN %s"] * len(chunk))
+                ids_in = ", ".join(["%s"] * len(chunk))
+                cursor.execute(
+                    f"UPDATE {table} SET {column} = CASE id {cases} END WHERE id IN ({ids_in})",
+                    [v for row in chunk for v in row] + [i for i, _ in chunk],
+                )
 
     def one_transaction() -> None:
         rows = [(adapt(from_epoch(at)), task_id) for task_id, at in checkpoints.items()]
@@ -82,16 +120,14 @@ def measure(n: int, repeat: int) -> dict[str, Any]:
                 )
 
     variants = {
-        "djag (Store.save_checkpoints)": (
-            prepare,
-            lambda: store.save_checkpoints(checkpoints, event[0]),
-        ),
+        "djag (Store.save_checkpoints)": (prepare, djag),
+        "the wide task row, as before 0008": (prepare, wide_row_before),
         "one UPDATE per task, one transaction": (prepare, one_transaction),
         "bulk UPDATE, one transaction": (prepare, bulk_update),
     }
     figures = interleaved(variants, repeat)
-    saved = PeriodicTask.objects.filter(last_event_at=from_epoch(event[0])).count()
-    assert saved == n, f"{saved} of {n} checkpoints saved by the last variant"
+    saved = TaskCheckpoint.objects.filter(handled_through=djag_event[0]).count()
+    assert saved == n, f"{saved} of {n} checkpoints saved by djag's last turn"
     return {"vendor": connection.vendor, "figures": figures}
 
 

@@ -5,7 +5,7 @@ a real ``celery beat -S djag.scheduler:DjagScheduler`` publishing to Redis. Once
 the ledger shows the N runs sent, beat holds N checkpoints not saved yet
 (Celery syncs every three minutes); it gets SIGTERM, and the figure is the
 time until the process has exited, its ``close()`` having saved the
-checkpoints (checked: N tasks' ``last_event_at`` at or after the burst's
+checkpoints (checked: N tasks' ``TaskCheckpoint`` at or after the burst's
 instant; the burst tasks run every minute).
 """
 
@@ -31,8 +31,7 @@ def measure(n: int) -> dict[str, Any]:
     import redis
 
     from bench import djag_side
-    from djag.models import PeriodicTask, RunState, TaskRun
-    from djag.store.db import from_epoch
+    from djag.models import PeriodicTask, RunState, TaskCheckpoint, TaskRun
 
     djag_side.prepare("burst", n, dag=False)
     start_at = PeriodicTask.objects.order_by("pk").values_list("start_at", flat=True).first()
@@ -40,7 +39,7 @@ def measure(n: int) -> dict[str, Any]:
     event = start_at.timestamp() + djag_side.BURST_LEAD
     # At or after the burst's instant: tasks decided early in a burst longer than a
     # minute (a loaded server) are decided again at the next minute's event.
-    checkpointed = PeriodicTask.objects.filter(last_event_at__gte=from_epoch(event))
+    checkpointed = TaskCheckpoint.objects.filter(handled_through__gte=event)
     command = [sys.executable, "-m", "celery", "-A", "bench.celery_app", "beat"]
     command += ["-S", "djag.scheduler:DjagScheduler", "-l", "warning"]
     env = {**os.environ, "BENCH_BROKER_URL": REDIS_BROKER_URL}

@@ -186,8 +186,8 @@ def test_instants_read_as_epoch_seconds_are_those_of_the_datetimes(
     start = dt.datetime(1969, 12, 31, 23, 59, 58, 700_000, tzinfo=dt.UTC)  # -1.3 s
     end = dt.datetime(2031, 5, 6, 7, 8, 9, 999_999, tzinfo=dt.UTC)
     task = make_task(start_at=start, end_at=end)
-    PeriodicTask.objects.filter(pk=task.pk).update(last_event_at=end, resume_at=start)
+    PeriodicTask.objects.filter(pk=task.pk).update(resume_at=start)
     (row,) = schedule.load_tasks("default")
     assert (row.start_at, row.resume_at) == (int(start.timestamp()), int(start.timestamp()))
-    assert (row.end_at, row.last_event_at) == (int(end.timestamp()), int(end.timestamp()))
+    assert row.end_at == int(end.timestamp())
     assert row.start_at == -1

@@ -10,7 +10,15 @@ import pytest
 from django.db.models import F
 
 from djag.beat.engine import Engine
-from djag.models import KeepHistory, PeriodicTask, RunState, TaskDependency, TaskRun, Trigger
+from djag.models import (
+    KeepHistory,
+    PeriodicTask,
+    RunState,
+    TaskCheckpoint,
+    TaskDependency,
+    TaskRun,
+    Trigger,
+)
 from djag.store import history, retention
 from djag.store.door import Store
 from tests.test_engine import E0, T0, Recorder, Wake, every, finish, make_task, run
@@ -173,7 +181,7 @@ def test_scheduling_and_dependencies_carry_on_with_trimmed_ledgers() -> None:
 
     # A new beat (a restart, a takeover) neither runs a trimmed event again nor lets b
     # run before a's next success.
-    PeriodicTask.objects.update(last_event_at=None)
+    TaskCheckpoint.objects.all().delete()
     restarted = Engine(Store(), publisher, poll_seconds=5.0, read_wake_token=wake)
     restarted.load(E0 + 5 * 60 + 10)
     run(restarted, 5 * 60 + 11)

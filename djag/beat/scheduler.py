@@ -97,6 +97,8 @@ class DjagScheduler(Scheduler):
         self.outage = Outage()
         self.loaded = False
         self.retry_at = 0.0
+        #: True while a tick runs: a close() then comes from a signal handler (SIGTERM).
+        self.ticking = False
         super().__init__(*args, **kwargs)
 
     @property
@@ -105,6 +107,13 @@ class DjagScheduler(Scheduler):
         return float(self.max_interval or 300)
 
     def tick(self, *args: Any, **kwargs: Any) -> float:
+        self.ticking = True
+        try:
+            return self._tick(*args, **kwargs)
+        finally:
+            self.ticking = False
+
+    def _tick(self, *args: Any, **kwargs: Any) -> float:
         now = self.clock()
         if not self.serving:
             self.serving = True
@@ -189,6 +198,14 @@ class DjagScheduler(Scheduler):
             logger.warning("djag beat: could not save checkpoints (%s); will retry", exc)
 
     def close(self) -> None:
+        if self.ticking:
+            # Celery's SIGTERM handler closes, then raises SystemExit, in the middle of the
+            # tick it interrupted, maybe inside a database call: saving there would wait
+            # forever on the driver's lock (psycopg), or land in the tick's transaction
+            # that SystemExit then rolls back. Celery's beat closes again once the tick
+            # has unwound (Service.start's finally): the checkpoints are saved then.
+            logger.info("djag beat: closing after the interrupted tick")
+            return
         try:
             super().close()
         finally:
@@ -200,6 +217,7 @@ class DjagScheduler(Scheduler):
                 self.engine.watch.stop()
                 self.report.metrics.close()
                 notify.shutdown()
+                heap.freeze_closed()
 
     @property
     def info(self) -> str:

@@ -1,5 +1,6 @@
 from .actions import UserAction, UserActionAudit
 from .changes import ScheduleChange, TrackedModel, acting_as
+from .checkpoint import TaskCheckpoint
 from .crontab import Crontab
 from .lease import SchedulerLease
 from .run import ACTIVE_STATES, TERMINAL_STATES, RunState, TaskRun, Trigger
@@ -15,6 +16,7 @@ __all__ = [
     "RunState",
     "ScheduleChange",
     "SchedulerLease",
+    "TaskCheckpoint",
     "TaskDependency",
     "TaskRun",
     "TrackedModel",

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models.lookups import Exact
@@ -185,17 +186,12 @@ class PeriodicTask(TrackedModel, TaskAlerts):
         editable=False,
         help_text="No event at or before this moment: set on enable, crontab change, pause.",
     )
-    last_event_at = models.DateTimeField(
-        null=True, blank=True, editable=False, help_text="Checkpoint of the last handled event."
-    )
     problem = models.TextField(
         blank=True, editable=False, help_text="Why beat cannot schedule this task, if it cannot."
     )
     problem_at = models.DateTimeField(null=True, blank=True, editable=False)
 
-    untracked_fields = frozenset(
-        {"last_event_at", "problem", "problem_at", *TaskAlerts.alert_state_fields}
-    )
+    untracked_fields = frozenset({"problem", "problem_at", *TaskAlerts.alert_state_fields})
     cross_checked_fields = frozenset({"start_at", "end_at"})
     repr_lookups = ("name",)
 
@@ -254,6 +250,14 @@ class PeriodicTask(TrackedModel, TaskAlerts):
     @classmethod
     def repr_from_values(cls, values: dict[str, Any]) -> str:
         return str(values.get("name") or f"periodic task {values.get('pk', '')}")
+
+    @property
+    def last_event_at(self) -> dt.datetime | None:
+        """The newest event beat handled, as last saved (``TaskCheckpoint``); None before."""
+        try:
+            return self.checkpoint.moment
+        except ObjectDoesNotExist:
+            return None
 
     def describe_schedule(self) -> str:
         """The schedule in words: the crontab's text, or "Every 6 hours from ..."."""

@@ -15,7 +15,7 @@ from django.db import connections
 from djag.core.alerts import AlertKind
 from djag.core.dag import Edge, RunMarks
 from djag.core.requested import Requested
-from djag.store import alerts, feed, history, ledger, schedule
+from djag.store import alerts, checkpoints, feed, history, ledger, schedule
 from djag.store.db import default_database
 from djag.store.rows import (
     ActiveRun,
@@ -61,10 +61,10 @@ class Store:
         return feed.change_rows(self.using, after, gaps)
 
     def save_checkpoints(self, last_events: dict[int, int], now: float) -> None:
-        schedule.save_checkpoints(self.using, last_events, now)
+        checkpoints.save_checkpoints(self.using, last_events, now)
 
     def checkpoint_time(self) -> dt.datetime | None:
-        return schedule.checkpoint_time(self.using)
+        return checkpoints.checkpoint_time(self.using)
 
     def set_problem(self, task_id: int, problem: str) -> None:
         schedule.set_problem(self.using, task_id, problem)

@@ -2,30 +2,26 @@
 
 from __future__ import annotations
 
-import datetime as dt
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
-from django.db import connections, transaction
+from django.db import connections
 from django.db.models import BigIntegerField, F, Func, TextField
 from django.db.models.functions import Cast
 from django.utils import timezone
 
-from djag.core.batches import chunks
 from djag.core.cron import FIELD_NAMES
 from djag.core.dag import Edge
-from djag.models import Crontab, PeriodicTask, SchedulerLease, TaskDependency, acting_as
+from djag.models import Crontab, PeriodicTask, TaskDependency, acting_as
 from djag.models.run import ERROR_MAX_CHARS
 from djag.store.compile import TASK_COLUMNS, Shared, task_row
-from djag.store.db import db_datetime, from_epoch
-from djag.store.lease import LEASE_NAME
 from djag.store.rows import CrontabRow, TaskRow
 
 #: Task rows fetched from the database at a time while loading.
 LOAD_CHUNK = 5000
 
 #: The datetime columns a task row holds as epoch seconds.
-INSTANT_COLUMNS = ("start_at", "resume_at", "end_at", "last_event_at", "interval_anchor")
+INSTANT_COLUMNS = ("start_at", "resume_at", "end_at", "interval_anchor")
 
 
 class EpochSeconds(Func):
@@ -74,6 +70,8 @@ def load_tasks(
         rows = rows.filter(pk__in=list(ids))
     if crontab_ids is not None:
         rows = rows.filter(crontab_id__in=list(crontab_ids))
+    # The saved checkpoint (``djag.store.checkpoints``), by a left join to its narrow row.
+    rows = rows.annotate(saved_checkpoint=F("checkpoint__handled_through"))
     shared = Shared()
     # Streamed, as tuples: a million rows are never all in memory at once as query
     # results (a server-side cursor where the backend has them).
@@ -94,65 +92,6 @@ def load_edges(using: str, dependers: Sequence[int] | None = None) -> dict[int, 
             Edge(dependee, future, require_success, created_at.timestamp())
         )
     return edges
-
-
-def save_checkpoints(using: str, last_events: dict[int, int], now: float) -> None:
-    """Persist each task's newest handled event, then note when (see ``last_events``).
-
-    One transaction, whatever the number of tasks: outside one, SQLite commits,
-    and syncs the disk, once per row (minutes for 100,000 tasks, which beat's
-    SIGTERM would not wait for). The rows go in by id, so that two writers lock
-    them in the same order.
-    """
-    connection = connections[using]
-    with transaction.atomic(using=using), connection.cursor() as cursor:
-        for sql, param_sets in _checkpoint_statements(using, sorted(last_events.items())):
-            cursor.executemany(sql, param_sets)
-        SchedulerLease.objects.using(using).filter(name=LEASE_NAME).update(
-            synced_at=from_epoch(now)
-        )
-
-
-def _checkpoint_statements(
-    using: str, events: Sequence[tuple[int, int]]
-) -> Iterator[tuple[str, list[Sequence[Any]]]]:
-    """Statements, each with its parameter sets, that write ``(task id, epoch seconds)`` rows.
-
-    PostgreSQL: one statement, the rows as two arrays of integers (the instants
-    made by the server: quicker than adapting 100,000 datetimes in Python).
-    MariaDB/MySQL: one ``CASE id WHEN ...`` statement per chunk of rows (its
-    driver sends an ``executemany`` of an UPDATE row by row). SQLite: one UPDATE
-    per row, prepared once, the database in the same process (``UPDATE ...
-    FROM`` needs SQLite 3.33, Django 5.2 supports 3.31).
-    """
-    connection = connections[using]
-    quote = connection.ops.quote_name
-    table, column = quote(PeriodicTask._meta.db_table), quote("last_event_at")
-    if connection.vendor == "postgresql":
-        yield (
-            f"UPDATE {table} SET {column} = to_timestamp(v.at)"
-            " FROM unnest(%s::bigint[], %s::bigint[]) AS v(id, at)"
-            f" WHERE {table}.id = v.id",
-            [[[task_id for task_id, _ in events], [event for _, event in events]]],
-        )
-        return
-    rows = [(task_id, db_datetime(using, from_epoch(event))) for task_id, event in events]
-    if connection.vendor == "mysql":
-        for chunk in chunks(rows):
-            cases = " ".join(["WHEN %s THEN %s"] * len(chunk))
-            in_ids = ", ".join(["%s"] * len(chunk))
-            params = [value for row in chunk for value in row]
-            yield (
-                f"UPDATE {table} SET {column} = CASE id {cases} END WHERE id IN ({in_ids})",
-                [params + [task_id for task_id, _ in chunk]],
-            )
-    else:
-        yield f"UPDATE {table} SET {column} = %s WHERE id = %s", [(at, i) for i, at in rows]
-
-
-def checkpoint_time(using: str) -> dt.datetime | None:
-    row = SchedulerLease.objects.using(using).filter(name=LEASE_NAME).first()
-    return row.synced_at if row else None
 
 
 def set_problem(using: str, task_id: int, problem: str) -> None:

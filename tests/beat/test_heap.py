@@ -119,3 +119,12 @@ def test_the_collector_is_paused_while_the_schedule_loads(enabled: bool) -> None
     assert seen == [False, False]  # the rows read, then beat's freeze of them
     assert gc.isenabled() is enabled
     assert 1 in engine.tasks
+
+
+def test_closing_beat_freezes_what_is_alive_for_the_exit() -> None:
+    gc.unfreeze()
+    try:
+        heap.freeze_closed()
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
