@@ -56,6 +56,19 @@ def _engine(publisher: Counting) -> Engine:
     )
 
 
+def connected_scheduler() -> tuple[DjagScheduler, Counting]:
+    """A real DjagScheduler whose engine publishes to the broker (counted), connected as
+    a running beat is."""
+    scheduler = DjagScheduler(app=app)
+    publisher = Counting(scheduler.publish)
+    engine = scheduler.engine
+    engine.publish = publisher
+    connection = scheduler.producer.connection
+    assert connection is not None
+    connection.ensure_connection()
+    return scheduler, publisher
+
+
 # -- the workload -----------------------------------------------------------------------
 
 
@@ -180,13 +193,8 @@ def measure_burst(n: int, dag: bool, publish: str, profiles: Profiles) -> dict:
         publisher = Counting()
         engine = _engine(publisher)
     else:
-        scheduler = DjagScheduler(app=app)
-        publisher = Counting(scheduler.publish)
+        scheduler, publisher = connected_scheduler()
         engine = scheduler.engine
-        engine.publish = publisher
-        connection = scheduler.producer.connection
-        assert connection is not None
-        connection.ensure_connection()  # a running beat is connected
     engine.load(event - 1)
     engine.tick(event - 1)
     phases = Phases()

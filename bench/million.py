@@ -303,20 +303,13 @@ def clean_slate() -> None:
 
 
 def measure(n: int, burst: int, edits: int) -> dict[str, Any]:
-    from bench.celery_app import app
-    from bench.djag_side import Counting
+    from bench.djag_side import connected_scheduler
     from bench.metrics import measured, peak_rss_mb
-    from djag.scheduler import DjagScheduler
 
     clean_slate()
     hour = HOUR.timestamp()
-    scheduler = DjagScheduler(app=app)
-    publisher = Counting(scheduler.publish)
+    scheduler, publisher = connected_scheduler()
     engine = scheduler.engine
-    engine.publish = publisher
-    connection = scheduler.producer.connection
-    assert connection is not None
-    connection.ensure_connection()  # a running beat is connected
     result: dict[str, Any] = {"peak_before_load_mb": peak_rss_mb(), "rss_before_load_mb": 0.0}
     result["rss_before_load_mb"] = current_rss_mb()
     cpu = resource.getrusage(resource.RUSAGE_SELF)

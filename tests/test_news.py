@@ -66,6 +66,18 @@ def pg_readable(listener: PgListener) -> Callable[[], bool]:
     return lambda: bool(select.select([listener.raw.fileno()], [], [], 0.05)[0])
 
 
+def listening_engine() -> tuple[Engine, ListenWatch, float]:
+    """An engine on the test database with the listener beat would get, loaded now."""
+    watch = watch_for("default", wakeup.read, 5.0)
+    assert isinstance(watch, ListenWatch)
+    engine = Engine(
+        Store(), lambda d: [], poll_seconds=5.0, read_wake_token=wakeup.read, watch=watch
+    )
+    now = time.time()
+    engine.load(now)
+    return engine, watch, now
+
+
 def last_statement(pid: int) -> str:
     with connection.cursor() as cursor:
         cursor.execute("SELECT query FROM pg_stat_activity WHERE pid = %s", [pid])
@@ -118,13 +130,7 @@ def test_a_rolled_back_edit_sends_no_notification(
 def test_a_dropped_listener_is_replaced_and_news_is_still_read(
     make_task: Callable[..., PeriodicTask],
 ) -> None:
-    watch = watch_for("default", wakeup.read, 5.0)
-    assert isinstance(watch, ListenWatch)
-    engine = Engine(
-        Store(), lambda d: [], poll_seconds=5.0, read_wake_token=wakeup.read, watch=watch
-    )
-    now = time.time()
-    engine.load(now)
+    engine, watch, now = listening_engine()
     first = watch.listener
     assert isinstance(first, PgListener)
     with connection.cursor() as cursor:
@@ -262,13 +268,7 @@ def test_a_beat_on_a_redis_cache_reads_an_edit_on_its_publication(
     redis_cache: None, make_task: Callable[..., PeriodicTask]
 ) -> None:
     task = make_task(name="edited")
-    watch = watch_for("default", wakeup.read, 5.0)
-    assert isinstance(watch, ListenWatch)
-    engine = Engine(
-        Store(), lambda d: [], poll_seconds=5.0, read_wake_token=wakeup.read, watch=watch
-    )
-    now = time.time()
-    engine.load(now)
+    engine, watch, now = listening_engine()
     listener = watch.listener
     assert isinstance(listener, RedisListener)
     try:
