@@ -5,8 +5,9 @@ the run (yearly crontabs), a real ``DjagScheduler`` (lease, engine, alerts,
 Celery's own tick) driven as Celery's beat service drives it: ``tick()``, then
 sleep what it returned, on the real clock.
 
-- **notify**: ``DJAG_NOTIFY = True`` (the default): LISTEN/NOTIFY, 20 ms ticks
-  that read the listener's socket, the fallback poll every 60 s;
+- **notify**: ``DJAG_NOTIFY = True`` (the default): LISTEN/NOTIFY, tick() waiting
+  for news on the listener's socket (``DjagScheduler.nap``), the fallback poll
+  every 60 s;
 - **poll**: ``DJAG_NOTIFY = False``: the wake-up key read every 0.5 s (in Django's
   database cache, the bench's and the embedded default: a query) and the database
   polled every ``DJAG_POLL_SECONDS`` (5 s), as before;
