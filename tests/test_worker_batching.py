@@ -142,13 +142,19 @@ def test_every_run_is_written_exactly_once_by_the_background_thread(
     assert wakeup.read() != before
 
 
+@pytest.fixture
+def held(settings: Any, monkeypatch: pytest.MonkeyPatch) -> recorder.Recorder:
+    """This process's recorder, holding what it is given for an hour: only flush() writes."""
+    settings.DJAG_WORKER_FLUSH_SECONDS = 3600
+    kept = recorder.Recorder(recorder.FlushPolicy(3600), background=False)
+    monkeypatch.setattr(recorder, "_recorder", kept)
+    return kept
+
+
 def test_a_write_made_at_once_lands_after_what_the_process_held(
-    settings: Any, runs: list[TaskRun], monkeypatch: pytest.MonkeyPatch
+    runs: list[TaskRun], held: recorder.Recorder
 ) -> None:
     """A start is held; the retry that follows it is written at once: the start first."""
-    settings.DJAG_WORKER_FLUSH_SECONDS = 3600
-    held = recorder.Recorder(recorder.FlushPolicy(3600), background=False)
-    monkeypatch.setattr(recorder, "_recorder", held)
     run = runs[0]
     worker.on_prerun(sender=sender(run.id))
     assert held.pending() == 1
@@ -159,12 +165,8 @@ def test_a_write_made_at_once_lands_after_what_the_process_held(
 
 
 def test_a_dropped_connection_is_retried_once_before_anything_is_parked(
-    settings: Any, runs: list[TaskRun], monkeypatch: pytest.MonkeyPatch
+    runs: list[TaskRun], held: recorder.Recorder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    settings.DJAG_WORKER_FLUSH_SECONDS = 3600
-    monkeypatch.setattr(
-        recorder, "_recorder", recorder.Recorder(recorder.FlushPolicy(3600), background=False)
-    )
     parked: list[completions.Completion] = []
     monkeypatch.setattr(recorder, "park", parked.append)
     batches = Batches(monkeypatch, fail=1)
@@ -175,12 +177,8 @@ def test_a_dropped_connection_is_retried_once_before_anything_is_parked(
 
 
 def test_ends_a_batch_cannot_write_are_parked_and_its_starts_dropped(
-    settings: Any, runs: list[TaskRun], monkeypatch: pytest.MonkeyPatch
+    runs: list[TaskRun], held: recorder.Recorder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    settings.DJAG_WORKER_FLUSH_SECONDS = 3600
-    monkeypatch.setattr(
-        recorder, "_recorder", recorder.Recorder(recorder.FlushPolicy(3600), background=False)
-    )
     parked: list[completions.Completion] = []
     monkeypatch.setattr(recorder, "park", parked.append)
     Batches(monkeypatch, fail=2)  # still down on the fresh connection
