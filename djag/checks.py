@@ -111,11 +111,15 @@ def _positive_number(value: object) -> bool:
     return math.isfinite(value) and value > 0
 
 
+def _setting(name: str) -> Any:
+    return getattr(settings, name, conf.DEFAULTS[name])
+
+
 def check_djag_settings(**_: Any) -> list[checks.CheckMessage]:
     errors: list[checks.CheckMessage] = []
     positive_numbers = ("DJAG_LEASE_SECONDS", "DJAG_POLL_SECONDS", "DJAG_RUN_RETENTION_DAYS")
     for name in positive_numbers:
-        value = getattr(settings, name, conf.DEFAULTS[name])
+        value = _setting(name)
         if not _positive_number(value):
             errors.append(
                 checks.Error(
@@ -134,7 +138,7 @@ def check_djag_settings(**_: Any) -> list[checks.CheckMessage]:
                 id="djag.E006",
             )
         )
-    notify = getattr(settings, "DJAG_NOTIFY", True)
+    notify = _setting("DJAG_NOTIFY")
     if not isinstance(notify, bool):
         errors.append(
             checks.Error(
@@ -144,9 +148,7 @@ def check_djag_settings(**_: Any) -> list[checks.CheckMessage]:
                 id="djag.E006",
             )
         )
-    flush = getattr(
-        settings, "DJAG_WORKER_FLUSH_SECONDS", conf.DEFAULTS["DJAG_WORKER_FLUSH_SECONDS"]
-    )
+    flush = _setting("DJAG_WORKER_FLUSH_SECONDS")
     if flush != 0 and not _positive_number(flush):
         errors.append(
             checks.Error(
@@ -157,7 +159,7 @@ def check_djag_settings(**_: Any) -> list[checks.CheckMessage]:
                 id="djag.E006",
             )
         )
-    schedules = getattr(settings, "DJAG_SCHEDULES", conf.DEFAULTS["DJAG_SCHEDULES"])
+    schedules = _setting("DJAG_SCHEDULES")
     if not isinstance(schedules, list | tuple) or not all(
         isinstance(item, str) and item.strip() for item in schedules
     ):
@@ -170,10 +172,6 @@ def check_djag_settings(**_: Any) -> list[checks.CheckMessage]:
             )
         )
     return errors
-
-
-def _setting(name: str) -> Any:
-    return getattr(settings, name, conf.DEFAULTS[name])
 
 
 def check_alert_settings(**_: Any) -> list[checks.CheckMessage]:
