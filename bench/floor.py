@@ -3,8 +3,8 @@
 Measured in a fresh process on the same database and broker as the burst:
 
 - **ledger**: one transaction that inserts N ledger rows (the columns a claim
-  writes, one ``executemany``) and one that updates them all to ``sent`` (one
-  statement);
+  writes, with the Celery task ids a claim makes, one ``executemany``) and one
+  that updates them all to ``sent`` (one statement);
 - **broker**: N messages of the size djag publishes, written as fast as the
   broker's client allows: Redis, one pipelined ``LPUSH`` per message in one
   round trip; RabbitMQ, ``basic.publish`` on a confirm-mode channel, then
@@ -25,6 +25,7 @@ from bench.celery_app import app
 from djag.beat.outbox import Dispatch
 from djag.beat.publish import RunPublisher
 from djag.models import PeriodicTask, RunState, TaskRun
+from djag.store.ledger import new_celery_task_id
 
 QUEUE = "djag-bench-floor"
 
@@ -56,7 +57,7 @@ def ledger_floor(n: int, tasks: list[tuple[int, str, str]] | None = None) -> flo
     )
     at = connection.ops.adapt_datetimefield_value(now)
     rows = [
-        (pk, name, task, at, "schedule", "claimed", str(uuid.uuid4()), at, 1, "", "", "", 0, "")
+        (pk, name, task, at, "schedule", "claimed", new_celery_task_id(), at, 1, "", "", "", 0, "")
         for pk, name, task in tasks
     ]
     started = time.perf_counter()

@@ -101,7 +101,8 @@ def test_run_now_queues_a_manual_run_for_beat_with_who_asked(
     assert run.requested_by == "admin"
     assert run.not_before is not None
     assert before <= run.not_before <= timezone.now()
-    assert str(uuid.UUID(run.celery_task_id, version=4)) == run.celery_task_id
+    celery_id = uuid.UUID(run.celery_task_id)  # a canonical UUID, time-ordered (version 7)
+    assert (str(celery_id), celery_id.version) == (run.celery_task_id, 7)
     [audit] = ScheduleChange.objects.filter(model="taskrun", object_id=run.pk)
     assert (audit.actor, audit.action, audit.object_repr) == (
         "admin",

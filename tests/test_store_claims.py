@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -58,3 +60,16 @@ def test_slots_another_claimer_took_are_left_out_of_what_is_won(make_task) -> No
         "scheduled_for", flat=True
     )
     assert min(int(slot.timestamp()) for slot in slots) == E0 + 60 * 1200
+
+
+def test_celery_task_ids_are_time_ordered_so_the_ledgers_index_grows_at_its_end(
+    make_task,
+) -> None:
+    task = make_task(name="ordered")
+    first = Store().claim(burst(task, 0, RUNS), E0 + 1.0)
+    second = Store().claim(burst(task, RUNS, 10), E0 + 2.0)
+    ids = [run.celery_task_id for run in first + second]
+    assert len(set(ids)) == len(ids)
+    assert {uuid.UUID(celery_id).version for celery_id in ids} == {7}
+    # Claim order (id order) is the ids' order: each new row lands at the index's end.
+    assert ids == sorted(ids)

@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import datetime as dt
 import sqlite3
-import uuid
 from collections.abc import Sequence
 from functools import partial
 from typing import Any
 
 from django.db import connections, transaction
 from django.db.models.constants import OnConflict
+from uuid6 import uuid7
 
 from djag.core.batches import CHUNK, chunks
 from djag.core.vocab import ACTIVE_STATES, RunState
@@ -111,6 +111,18 @@ def active_run_ids(using: str, task_ids: Sequence[int]) -> list[int]:
     return list(rows.values_list("id", flat=True))
 
 
+def new_celery_task_id() -> str:
+    """The Celery task id of a new run: a UUID of version 7 (RFC 9562), its time first.
+
+    Any unique string would do for Celery; time-ordered ids make the ledger's
+    ``celery_task_id`` index grow at its end, where random (version 4) ids
+    touched a random page of it per inserted run: at 100,000 runs claimed at
+    once on SQLite that was a quarter of the claims' time, and the part of a
+    burst that grew faster than the burst.
+    """
+    return str(uuid7())
+
+
 def claim(
     using: str, new_runs: Sequence[NewRun], now: float, fence: Fence | None = None
 ) -> list[ClaimedRun]:
@@ -134,7 +146,7 @@ def claim(
             None if run.scheduled_for is None else from_epoch(run.scheduled_for),
             run.trigger,
             RunState.SKIPPED if run.skipped else RunState.CLAIMED,
-            "" if run.skipped else str(uuid.uuid4()),
+            "" if run.skipped else new_celery_task_id(),
             claimed_at,
             claimed_at if run.skipped else None,
             run.coalesced_count,
@@ -256,7 +268,7 @@ def request(using: str, requests: Sequence[RunRequest], by: str, now: float) -> 
             scheduled_for=None if asked.scheduled_for is None else from_epoch(asked.scheduled_for),
             trigger=asked.trigger,
             state=RunState.WAITING,
-            celery_task_id=str(uuid.uuid4()),
+            celery_task_id=new_celery_task_id(),
             claimed_at=written_at,
             not_before=from_epoch(asked.not_before),
             requested_by=by[:150],
