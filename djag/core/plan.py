@@ -193,16 +193,19 @@ def decide(spec: TaskSpec, progress: Progress, blockers: Sequence[Edge], now: in
         slots=slots,
         now=now - delay_of(spec, pending.newest),  # on time means on time after its release
     )
-    resolution = replace(
-        resolution,
-        runs=tuple(
-            replace(run, delay=delay_of(spec, run.scheduled_for)) for run in resolution.runs
-        ),
-        excluded=excluded,
-        handled_through=max(
-            [resolution.handled_through, *(skip.scheduled_for for skip in excluded)]
-        ),
-    )
+    if excluded or (spec.jitter is not None and spec.jitter.seconds):
+        # Most tasks have neither: their resolution stands as made (the two copies a task
+        # were a fifth of decide()'s time in a profiled burst of 100,000).
+        resolution = replace(
+            resolution,
+            runs=tuple(
+                replace(run, delay=delay_of(spec, run.scheduled_for)) for run in resolution.runs
+            ),
+            excluded=excluded,
+            handled_through=max(
+                [resolution.handled_through, *(skip.scheduled_for for skip in excluded)]
+            ),
+        )
     runs_after = progress.scheduled_runs + len(resolution.runs)
     exhausted = spec.max_runs is not None and runs_after >= spec.max_runs
     due = held if held is not None else next_due(spec, until)
