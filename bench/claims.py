@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -35,7 +34,7 @@ def measure(n: int, repeat: int) -> dict[str, Any]:
     from djag.models import Crontab, PeriodicTask, TaskRun
     from djag.store.db import from_epoch
     from djag.store.door import Store
-    from djag.store.ledger import CLAIM_FIELDS
+    from djag.store.ledger import CLAIM_FIELDS, new_celery_task_id
     from djag.store.rows import NewRun
 
     crontab = Crontab.objects.create(minute="*")
@@ -70,7 +69,7 @@ def measure(n: int, repeat: int) -> dict[str, Any]:
             (
                 *(run.task_id, run.task_name, run.task),
                 ops.adapt_datetimefield_value(from_epoch(run.scheduled_for or 0)),
-                *(run.trigger, "claimed", str(uuid.uuid4()), at, None, 1, "", "", "", 0, ""),
+                *(run.trigger, "claimed", new_celery_task_id(), at, None, 1, "", "", "", 0, ""),
             )
             for run in pending[0]
         ]
@@ -100,7 +99,7 @@ def measure(n: int, repeat: int) -> dict[str, Any]:
                 scheduled_for=from_epoch(run.scheduled_for or 0),
                 trigger=run.trigger,
                 state="claimed",
-                celery_task_id=str(uuid.uuid4()),
+                celery_task_id=new_celery_task_id(),
                 claimed_at=now,
             )
             for run in pending[0]
